@@ -31,12 +31,12 @@ setup: $(STAMP_PY)  ## create .venv, build the interfaces, install pixret_ros in
 	@$(TEST_ENV) $(VPY) -c 'import pixret_ros.msg, pixret_ros.srv, pixret_ros.engine, rclpy' \
 		&& echo "setup: ok ($(VENV): rclpy, pixret_ros.msg/srv and pixret_ros.engine import)"
 
-$(STAMP_DEPS): requirements/venv.txt
-	@echo "setup: creating $(VENV) with the pins of requirements/venv.txt (about 2 minutes)"
+$(STAMP_DEPS): requirements/venv.txt requirements/runtime.txt
+	@echo "setup: creating $(VENV) with the pins of requirements/ (about 2 minutes)"
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements/venv.txt 2>&1 \
-		| grep -v "is ignored: it is neither a file nor a directory" || true
-	@$(VPY) -m pip check >/dev/null 2>&1 || $(VPY) -m pip install --quiet --disable-pip-version-check -r requirements/venv.txt
+	@$(VPY) -m pip install --disable-pip-version-check -r requirements/venv.txt \
+		> $(VENV)/pip-install.log 2>&1 \
+		|| { grep -v "is ignored" $(VENV)/pip-install.log | tail -30; exit 1; }
 	@touch $@
 
 $(STAMP_IFACE): $(STAMP_DEPS) $(IFACE_SOURCES)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-ENTRY_TABLE: dict[str, str] = {}
+ENTRY_TABLE: dict[str, dict[str, str]] = {}
 exec(  # noqa: S102 - read the one table of console scripts without importing the package
     compile(
         Path(__file__).with_name("pixret_ros").joinpath("entry_points.py").read_text(),

@@ -21,9 +21,7 @@ _PALETTE = np.array(
 )  # fmt: skip
 
 
-def label_image(
-    detections: Sequence[Detection], shape: tuple[int, int]
-) -> npt.NDArray[np.uint16]:
+def label_image(detections: Sequence[Detection], shape: tuple[int, int]) -> npt.NDArray[np.uint16]:
     """Paint detection i with label i + 1 into a (H, W) uint16 image; 0 is background.
 
     Where masks overlap, the detection with the higher score wins, so the label image never

@@ -19,7 +19,7 @@ Homography = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Box:
-    """Tight bounding box of a mask in input-frame pixels: columns x..x+width-1, rows y..y+height-1."""
+    """Tight box of a mask in input-frame pixels: columns x..x+width-1, rows y..y+height-1."""
 
     x: int
     y: int

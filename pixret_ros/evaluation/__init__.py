@@ -1,0 +1,1 @@
+"""Offline evaluation: metrics, ground truth, bag and folder readers, runner, report."""

@@ -1,0 +1,1 @@
+"""The ROS 2 face of pixret: node, message conversion, service client CLI."""

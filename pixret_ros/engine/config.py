@@ -1,0 +1,143 @@
+"""Every engine setting in one frozen record, checked once at construction.
+
+Defaults were chosen with `make bench` (tools/bench.py) on the development set; each field says
+what it trades off so that a user can tune without reading the pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from pixret_ros.engine.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings of `PixelRetriever` (all sizes in pixels, all times in milliseconds).
+
+    Attributes:
+        working_size: long side (pixels) the frame is resized to before feature extraction.
+            Larger finds smaller objects and is slower (XFeat cost grows with the area).
+        frame_keypoints: keypoints kept per frame (best XFeat reliability first).
+        view_keypoints: keypoints kept per registered view and scale.
+        view_scales: scales at which every view is registered; frames that show the object
+            larger or smaller than the view match the scaled copy. 2x was the largest gain.
+        view_max_side: a scaled view larger than this (long side) is shrunk to it; a scale that
+            then duplicates another one is skipped. Bounds registration time and memory.
+        detection_threshold: XFeat keypoint heatmap threshold (lower gives more, weaker points).
+        candidates: instances verified geometrically per frame (highest vote counts first).
+        views_per_candidate: views of one candidate instance verified (most votes first).
+        uniqueness_ratio: a frame descriptor votes for an instance only if its distance to the
+            nearest descriptor of that instance is below this fraction of its distance to the
+            nearest descriptor of any other instance (cross-instance uniqueness).
+        min_votes: candidates need at least this many unique votes to be verified at all.
+        min_similarity: mutual nearest-neighbour matches with a lower cosine similarity are dropped.
+        reprojection_px: RANSAC inlier threshold in working-resolution pixels.
+        ransac_iterations: iteration cap of every robust fit (keeps the worst case bounded).
+        min_inliers: fewer verified correspondences than this never makes a detection.
+        score_threshold: detections with a score at or above it are `accepted` (published).
+        calibrate: calibrate each instance's score against background photos at registration.
+        segment: refine masks of non-planar detections with the appearance segmenter.
+        temporal: stream mode: reuse the previous frame's detections between full searches.
+        redetect_every: in stream mode, search the whole gallery every this many frames.
+        index_exact_limit: up to this many gallery descriptors the index is exact (flat);
+            beyond it an inverted-file index keeps the search cost sub-linear.
+        index_nprobe: inverted lists searched per query in the inverted-file index.
+        num_threads: torch and faiss threads.
+    """
+
+    working_size: int = 480
+    frame_keypoints: int = 1024
+    view_keypoints: int = 512
+    view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    view_max_side: int = 720
+    detection_threshold: float = 0.05
+    candidates: int = 4
+    views_per_candidate: int = 2
+    uniqueness_ratio: float = 0.95
+    min_votes: int = 3
+    min_similarity: float = 0.75
+    reprojection_px: float = 6.0
+    ransac_iterations: int = 1000
+    min_inliers: int = 8
+    score_threshold: float = 0.5
+    calibrate: bool = True
+    segment: bool = True
+    temporal: bool = False
+    redetect_every: int = 10
+    index_exact_limit: int = 100_000
+    index_nprobe: int = 8
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        """Reject out-of-range values with the field name, the value and the valid range."""
+        positive_ints = (
+            "working_size",
+            "frame_keypoints",
+            "view_keypoints",
+            "view_max_side",
+            "candidates",
+            "views_per_candidate",
+            "min_votes",
+            "ransac_iterations",
+            "min_inliers",
+            "redetect_every",
+            "index_exact_limit",
+            "index_nprobe",
+            "num_threads",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"EngineConfig.{name}={value!r}: must be an integer >= 1")
+        if self.working_size < 64:
+            raise ConfigError(
+                f"EngineConfig.working_size={self.working_size}: must be >= 64 pixels"
+            )
+        unit = ("detection_threshold", "uniqueness_ratio", "score_threshold")
+        for name in unit:
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"EngineConfig.{name}={value!r}: must be a number in [0, 1]")
+        if not _is_real(self.min_similarity) or not -1.0 <= self.min_similarity <= 1.0:
+            raise ConfigError(
+                f"EngineConfig.min_similarity={self.min_similarity!r}: must be in [-1, 1]"
+            )
+        if not _is_real(self.reprojection_px) or self.reprojection_px <= 0:
+            raise ConfigError(
+                f"EngineConfig.reprojection_px={self.reprojection_px!r}: must be > 0 pixels"
+            )
+        if (
+            not isinstance(self.view_scales, tuple)
+            or not self.view_scales
+            or not all(_is_real(s) and 0.05 <= s <= 8.0 for s in self.view_scales)
+        ):
+            raise ConfigError(
+                f"EngineConfig.view_scales={self.view_scales!r}: must be a non-empty tuple of "
+                "numbers in [0.05, 8], e.g. (0.5, 1.0, 2.0)"
+            )
+        for name in ("calibrate", "segment", "temporal"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
+
+    def feature_key(self) -> str:
+        """Cache key of the per-view features: changes whenever a setting they depend on does."""
+        scales = "_".join(f"{s:g}".replace(".", "p") for s in self.view_scales)
+        threshold = f"{self.detection_threshold:g}".replace(".", "p")
+        return (
+            f"xfeat_v{FEATURE_VERSION}_k{self.view_keypoints}_m{self.view_max_side}"
+            f"_t{threshold}_s{scales}"
+        )
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of all settings (for parameter files and CLIs)."""
+        return [f.name for f in fields(cls)]
+
+
+FEATURE_VERSION = 1
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
