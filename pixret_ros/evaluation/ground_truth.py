@@ -1,0 +1,358 @@
+"""COCO ground truth of DESIGN section 5: which frames show which instance, and its true mask.
+
+`load_ground_truth(path)` checks the whole file up front (keys, ids, names, RLE and
+polygon structure, sizes) so that a bad file fails before a long run, naming the file and
+the entry. Masks are decoded lazily, one frame at a time (`GroundTruth.masks`), so memory
+does not grow with the number of frames.
+
+Rules (DESIGN section 5):
+- `images[].file_name`, reduced to its basename, names a frame; names must be unique.
+- `categories[].name` is the instance name (`[A-Za-z0-9_.-]{1,64}`, as in the gallery).
+- Several `iscrowd: 0` annotations of one instance in one frame form one true mask (union).
+- `iscrowd: 1` makes the frame junk for that instance: left out of its ranking and of its
+  precision/recall. Junk wins over a positive annotation of the same instance and frame.
+- A frame listed in `images` without an annotation of an instance is a negative for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeGuard
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as coco_mask
+
+from pixret_ros.evaluation.errors import GroundTruthError
+from pixret_ros.evaluation.records import InstanceTruth
+
+BoolMask = npt.NDArray[np.bool_]
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+@dataclass(frozen=True)
+class _Annotation:
+    """One checked annotation, kept undecoded until its frame is asked for."""
+
+    instance: str
+    segmentation: dict[str, object] | list[list[float]]
+    height: int
+    width: int
+
+
+def frame_name(file_name: str) -> str:
+    """The frame name of a COCO `file_name`: its basename (either slash)."""
+    return file_name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rle_string_lengths(counts: str) -> list[int]:
+    """Run lengths of a compressed COCO RLE string (the format of pycocotools rleFrString).
+
+    pycocotools itself does not check the string and decodes garbage into garbage, so the
+    loader parses it here: 5 bits per character (offset 48), bit 0x20 = more characters,
+    0x10 = sign of the last one; from the third count on, the value is a delta to count m-2.
+    """
+    lengths: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                raise ValueError("string ends inside a count")
+            code = ord(counts[pos]) - 48
+            if not 0 <= code < 64:
+                raise ValueError(f"character {counts[pos]!r} at {pos} is not RLE")
+            value |= (code & 0x1F) << shift
+            more = bool(code & 0x20)
+            pos += 1
+            shift += 5
+            if not more and code & 0x10:
+                value |= -1 << shift
+        if len(lengths) > 2:
+            value += lengths[-2]
+        if value < 0:
+            raise ValueError(f"run {len(lengths)} has negative length {value}")
+        lengths.append(value)
+    return lengths
+
+
+class GroundTruth:
+    """A checked COCO ground-truth file; see the module docstring for the rules.
+
+    Attributes:
+        path: the json file.
+        frames: frame names in `images[]` order.
+        instances: instance names, sorted.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        frames: tuple[str, ...],
+        instances: tuple[str, ...],
+        sizes: dict[str, tuple[int, int] | None],
+        annotations: dict[str, list[_Annotation]],
+        junk: dict[str, set[str]],
+    ) -> None:
+        self.path = path
+        self.frames = frames
+        self.instances = instances
+        self._sizes = sizes
+        self._annotations = annotations
+        self._junk = junk
+
+    def truths(self) -> list[InstanceTruth]:
+        """One record per instance (sorted by name): its positive and junk frames."""
+        positives: dict[str, set[str]] = defaultdict(set)
+        for frame, anns in self._annotations.items():
+            for ann in anns:
+                positives[ann.instance].add(frame)
+        junk: dict[str, set[str]] = defaultdict(set)
+        for frame, names in self._junk.items():
+            for name in names:
+                junk[name].add(frame)
+        return [
+            InstanceTruth(name, frozenset(positives[name] - junk[name]), frozenset(junk[name]))
+            for name in self.instances
+        ]
+
+    def image_size(self, frame: str) -> tuple[int, int] | None:
+        """(height, width) of a frame as the file states it (images[] or RLE), None if unstated."""
+        self._check_frame(frame)
+        return self._sizes[frame]
+
+    def masks(self, frame: str) -> dict[str, BoolMask]:
+        """Decode the true masks of one frame: instance -> union of its `iscrowd: 0` masks.
+
+        Only instances that are positive in the frame appear (junk ones do not). Each mask is
+        bool (H, W), H and W as stated in the file.
+        """
+        self._check_frame(frame)
+        junk = self._junk.get(frame, set())
+        out: dict[str, BoolMask] = {}
+        for index, ann in enumerate(self._annotations.get(frame, [])):
+            if ann.instance in junk:
+                continue
+            try:
+                decoded = self._decode(ann)
+            except (ValueError, TypeError) as exc:  # pycocotools' own complaint
+                raise GroundTruthError(
+                    f"{self.path}: annotation {index} of frame {frame!r} ({ann.instance!r}) "
+                    f"cannot be decoded: {exc}"
+                ) from None
+            previous = out.get(ann.instance)
+            out[ann.instance] = decoded if previous is None else previous | decoded
+        return out
+
+    @staticmethod
+    def _decode(ann: _Annotation) -> BoolMask:
+        seg = ann.segmentation
+        if isinstance(seg, list):
+            rle = coco_mask.merge(coco_mask.frPyObjects(seg, ann.height, ann.width))
+        elif isinstance(seg["counts"], list):
+            rle = coco_mask.frPyObjects(seg, ann.height, ann.width)
+        else:
+            rle = seg
+        decoded = np.asarray(coco_mask.decode(rle))
+        return decoded.astype(bool)
+
+    def _check_frame(self, frame: str) -> None:
+        if frame not in self._sizes:
+            raise GroundTruthError(f"{self.path}: no image named {frame!r} in images[]")
+
+
+class _Parser:
+    """Checks a parsed COCO dict entry by entry; every message names the file and entry."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, message: str) -> GroundTruthError:
+        return GroundTruthError(f"{self.path}: {message}")
+
+    def entries(self, data: dict[str, object], key: str) -> list[dict[str, object]]:
+        value = data.get(key)
+        if not isinstance(value, list):
+            raise self.fail(f"top-level key {key!r} missing or not a list (COCO format)")
+        for index, entry in enumerate(value):
+            if not isinstance(entry, dict):
+                raise self.fail(f"{key}[{index}] is not an object")
+        return value
+
+    def field(self, entry: dict[str, object], key: str, where: str) -> object:
+        if key not in entry:
+            raise self.fail(f"{where} has no {key!r}")
+        return entry[key]
+
+    def integer(self, entry: dict[str, object], key: str, where: str) -> int:
+        value = self.field(entry, key, where)
+        if not _is_int(value):
+            raise self.fail(f"{where}: {key!r} must be an integer, got {value!r}")
+        return value
+
+    def images(
+        self, data: dict[str, object]
+    ) -> tuple[dict[int, str], dict[str, tuple[int, int] | None]]:
+        by_id: dict[int, str] = {}
+        sizes: dict[str, tuple[int, int] | None] = {}
+        for index, image in enumerate(self.entries(data, "images")):
+            where = f"images[{index}]"
+            image_id = self.integer(image, "id", where)
+            file_name = self.field(image, "file_name", where)
+            if not isinstance(file_name, str) or not frame_name(file_name):
+                raise self.fail(f"{where}: 'file_name' must be a non-empty string")
+            name = frame_name(file_name)
+            if image_id in by_id:
+                raise self.fail(f"{where}: image id {image_id} appears twice")
+            if name in sizes:
+                raise self.fail(
+                    f"{where}: two images share the file name {name!r} (frames are named by "
+                    "basename; rename one)"
+                )
+            size = None
+            if "height" in image or "width" in image:
+                height = self.integer(image, "height", where)
+                width = self.integer(image, "width", where)
+                if height <= 0 or width <= 0:
+                    raise self.fail(f"{where}: size {height}x{width} is not positive")
+                size = (height, width)
+            by_id[image_id] = name
+            sizes[name] = size
+        return by_id, sizes
+
+    def categories(self, data: dict[str, object]) -> dict[int, str]:
+        by_id: dict[int, str] = {}
+        for index, category in enumerate(self.entries(data, "categories")):
+            where = f"categories[{index}]"
+            category_id = self.integer(category, "id", where)
+            name = self.field(category, "name", where)
+            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+                raise self.fail(
+                    f"{where}: name {name!r} is not a valid instance name ([A-Za-z0-9_.-], "
+                    "1 to 64 characters)"
+                )
+            if category_id in by_id:
+                raise self.fail(f"{where}: category id {category_id} appears twice")
+            if name in by_id.values():
+                raise self.fail(f"{where}: category name {name!r} appears twice")
+            by_id[category_id] = name
+        return by_id
+
+    def segmentation(
+        self, seg: object, size: tuple[int, int] | None, where: str
+    ) -> tuple[dict[str, object] | list[list[float]], tuple[int, int]]:
+        if isinstance(seg, dict):
+            return self.rle(seg, size, where)
+        if isinstance(seg, list):
+            if size is None:
+                raise self.fail(
+                    f"{where}: polygons need the image's 'height' and 'width' in images[]"
+                )
+            polygons: list[list[float]] = []
+            for poly in seg:
+                ok = isinstance(poly, list) and all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in poly
+                )
+                if not ok or len(poly) < 6 or len(poly) % 2:
+                    raise self.fail(
+                        f"{where}: each polygon must be a flat list of at least 3 x, y pairs"
+                    )
+                polygons.append([float(v) for v in poly])
+            if not polygons:
+                raise self.fail(f"{where}: empty polygon list")
+            return polygons, size
+        raise self.fail(f"{where}: 'segmentation' must be an RLE object or a list of polygons")
+
+    def rle(
+        self, seg: dict[str, object], size: tuple[int, int] | None, where: str
+    ) -> tuple[dict[str, object], tuple[int, int]]:
+        rle_size = seg.get("size")
+        counts = seg.get("counts")
+        if (
+            not isinstance(rle_size, list)
+            or len(rle_size) != 2
+            or not all(_is_int(v) and v > 0 for v in rle_size)
+        ):
+            raise self.fail(f"{where}: RLE 'size' must be [height, width], got {rle_size!r}")
+        height, width = int(rle_size[0]), int(rle_size[1])
+        if size is not None and size != (height, width):
+            raise self.fail(
+                f"{where}: RLE size {height}x{width} differs from the image's {size[0]}x{size[1]}"
+            )
+        if isinstance(counts, str):
+            try:
+                lengths = _rle_string_lengths(counts)
+            except ValueError as exc:
+                raise self.fail(f"{where}: bad RLE counts string: {exc}") from None
+        elif isinstance(counts, list) and all(_is_int(v) and v >= 0 for v in counts):
+            lengths = counts
+        else:
+            raise self.fail(f"{where}: RLE 'counts' must be a string or non-negative integers")
+        if sum(lengths) != height * width:
+            raise self.fail(
+                f"{where}: bad RLE: runs cover {sum(lengths)} pixels, size {height}x{width} "
+                f"has {height * width}"
+            )
+        return {"size": [height, width], "counts": counts}, (height, width)
+
+
+def load_ground_truth(path: str | Path) -> GroundTruth:
+    """Read and check a COCO ground-truth json (DESIGN section 5); masks stay undecoded.
+
+    Raises:
+        GroundTruthError: naming the file and entry: unreadable file, invalid json, missing
+            keys, duplicate ids or file names, invalid instance names, annotations of unknown
+            images or categories, malformed RLE or polygons, inconsistent sizes.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GroundTruthError(f"{path}: cannot read ground truth: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GroundTruthError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise GroundTruthError(f"{path}: top level must be a COCO object with 'images' etc.")
+    parser = _Parser(path)
+    images, sizes = parser.images(data)
+    categories = parser.categories(data)
+    by_frame: dict[str, list[_Annotation]] = defaultdict(list)
+    junk: dict[str, set[str]] = defaultdict(set)
+    for index, ann in enumerate(parser.entries(data, "annotations")):
+        where = f"annotations[{index}]" + (f" (id {ann['id']})" if "id" in ann else "")
+        image_id = parser.integer(ann, "image_id", where)
+        category_id = parser.integer(ann, "category_id", where)
+        if image_id not in images:
+            raise parser.fail(f"{where}: image_id {image_id} is not in images[]")
+        if category_id not in categories:
+            raise parser.fail(f"{where}: category_id {category_id} is not in categories[]")
+        iscrowd = ann.get("iscrowd", 0)
+        if iscrowd not in (0, 1) or isinstance(iscrowd, bool):
+            raise parser.fail(f"{where}: 'iscrowd' must be 0 or 1, got {iscrowd!r}")
+        frame = images[image_id]
+        seg, size = parser.segmentation(
+            parser.field(ann, "segmentation", where), sizes[frame], where
+        )
+        sizes[frame] = size  # an RLE states the size where images[] does not
+        instance = categories[category_id]
+        if iscrowd:
+            junk[frame].add(instance)
+        else:
+            by_frame[frame].append(_Annotation(instance, seg, size[0], size[1]))
+    return GroundTruth(
+        path,
+        frames=tuple(sizes),
+        instances=tuple(sorted(categories.values())),
+        sizes=sizes,
+        annotations=dict(by_frame),
+        junk=dict(junk),
+    )

@@ -1,0 +1,527 @@
+"""Pixel-retrieval metrics of DESIGN.md section 5, as pure functions of small records.
+
+Each registered instance is a query and all frames are the database. The runner reduces
+every detection to a `DetectionRecord` (with its mask and box IoU against the truth) and
+the ground truth to one `InstanceTruth` per instance; `compute_metrics` then gives every
+key of `OUT/metrics.json` except the timing keys, which the runner adds (`TIMING_KEYS`).
+
+Options are keyword-only and inputs are checked first (`InputError` names the value).
+"Undefined" figures (0 / 0, e.g. the recall of an instance that is never annotated) are
+None, never NaN, so that `metrics.json` stays strict JSON.
+
+References: Radenovic et al., "Revisiting Oxford and Paris", CVPR 2018 (AP, revisitop
+`compute_ap`); An et al., "Towards Content-based Pixel Retrieval in Revisited Oxford and
+Paris", ICCV 2023 (mAP@50:5:95 over mask and box IoU).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from pixret_ros.engine.types import Box
+from pixret_ros.evaluation.errors import InputError
+from pixret_ros.evaluation.records import (
+    DetectionRecord,
+    InstanceMetrics,
+    InstanceTruth,
+    IoUKind,
+    PRPoint,
+    RankedFrame,
+)
+
+#: IoU thresholds of mAP@50:5:95, computed as k / 100 like the official code (`thresh/100`
+#: in evaluate_pixel.py), so 0.55 is the float 0.55 and not 0.5 + 0.05 = 0.55000000000000004.
+PIXEL_THRESHOLDS: tuple[float, ...] = tuple(k / 100 for k in range(50, 100, 5))
+
+#: IoU above which an accepted detection is a hit for precision and recall.
+HIT_IOU = 0.5
+
+#: Keys `compute_metrics` returns; the runner adds `TIMING_KEYS` (DESIGN section 5).
+METRIC_KEYS: tuple[str, ...] = (
+    "image_map",
+    "pixel_map_S",
+    "pixel_map_D",
+    "strict_pixel_map_S",
+    "strict_pixel_map_D",
+    "miou_S",
+    "miou_D",
+    "precision",
+    "recall",
+    "per_instance",
+)
+TIMING_KEYS: tuple[str, ...] = ("fps", "latency_ms_p50", "latency_ms_p95")
+
+Mask = npt.NDArray[np.bool_] | npt.NDArray[np.integer]
+Rankings = Mapping[str, Sequence[RankedFrame]]
+MetricsDict = dict[str, float | dict[str, dict[str, float | int | None]] | None]
+
+
+# ---------------------------------------------------------------------------- IoU
+
+
+def _as_mask(array: Mask, what: str) -> npt.NDArray[np.bool_]:
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        shape = getattr(array, "shape", type(array).__name__)
+        raise InputError(f"{what} must be a 2-D (H, W) array, got {shape}")
+    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
+        raise InputError(f"{what} must be bool or integer (nonzero = object), got {array.dtype}")
+    return array.astype(bool, copy=False)
+
+
+def _check_pair(pred: Mask, truth: Mask) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    p, t = _as_mask(pred, "predicted mask"), _as_mask(truth, "true mask")
+    if p.shape != t.shape:
+        raise InputError(f"predicted mask {p.shape} and true mask {t.shape} differ in shape")
+    return p, t
+
+
+def mask_iou(pred: Mask, truth: Mask) -> float:
+    """Intersection over union of two masks, counting pixels.
+
+    IoU = |P and T| / |P or T|; 0 when both are empty (a frame without truth and without a
+    predicted pixel has nothing to overlap). Masks are (H, W), bool or integer (nonzero =
+    object), of equal shape.
+    """
+    p, t = _check_pair(pred, truth)
+    union = int(np.count_nonzero(p | t))
+    return int(np.count_nonzero(p & t)) / union if union else 0.0
+
+
+def _box_area(box: Box) -> int:
+    return box.width * box.height
+
+
+def _box_overlap(a: Box, b: Box) -> float:
+    if _box_area(a) == 0 or _box_area(b) == 0:
+        return 0.0
+    # Inclusive pixel spans: columns x..x+width-1, rows y..y+height-1.
+    width = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
+    height = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
+    inter = max(width, 0) * max(height, 0)
+    return inter / (_box_area(a) + _box_area(b) - inter)
+
+
+def box_iou(pred: Mask, truth: Mask) -> float:
+    """IoU of the tight bounding boxes of two masks, each box taken as the pixels it covers.
+
+    A box spanning columns x0..x1 and rows y0..y1 covers (x1 - x0 + 1) * (y1 - y0 + 1)
+    pixels; IoU = |A and B| / (|A| + |B| - |A and B|). 0 when either mask is empty. Same input
+    rules as `mask_iou`.
+    """
+    p, t = _check_pair(pred, truth)
+    return _box_overlap(Box.of_mask(p), Box.of_mask(t))
+
+
+# ----------------------------------------------------------------------- ranking and AP
+
+
+def average_precision(positive_ranks: Sequence[int], *, num_positives: int) -> float:
+    """Average precision by the revisited-Oxford trapezoid rule (revisitop `compute_ap`).
+
+    For the j-th positive (0-based) found at rank r (0-based, junk already removed)::
+
+        AP = sum_j (p0 + p1) / (2 n),  p0 = 1 if r == 0 else j / r,  p1 = (j + 1) / (r + 1)
+
+    with n = `num_positives`, which may exceed `len(positive_ranks)`: positives never found
+    (or, for the strict pixel mAP, found but badly localized) add nothing and cost recall.
+
+    Args:
+        positive_ranks: strictly increasing 0-based ranks of the positives that were found.
+        num_positives: n, at least 1 and at least `len(positive_ranks)`.
+    """
+    ranks = [int(r) for r in positive_ranks]
+    if num_positives < max(len(ranks), 1):
+        raise InputError(
+            f"num_positives must be >= 1 and >= the {len(ranks)} ranks given, got {num_positives}"
+        )
+    if any(r < 0 for r in ranks) or any(b <= a for a, b in itertools.pairwise(ranks)):
+        raise InputError(f"positive_ranks must be strictly increasing and >= 0, got {ranks}")
+    total = 0.0
+    for j, r in enumerate(ranks):
+        p0 = 1.0 if r == 0 else j / r
+        p1 = (j + 1) / (r + 1)
+        total += (p0 + p1) / (2 * num_positives)
+    return total
+
+
+def _check_truth(frames: Collection[str], truth: InstanceTruth) -> None:
+    overlap = truth.positives & truth.junk
+    if overlap:
+        raise InputError(
+            f"instance {truth.name!r}: frames {sorted(overlap)} are both positive and junk"
+        )
+    unknown = (truth.positives | truth.junk) - set(frames)
+    if unknown:
+        raise InputError(
+            f"instance {truth.name!r}: ground truth names frames that were not evaluated: "
+            f"{sorted(unknown)[:5]}"
+        )
+
+
+def _check_detection(det: DetectionRecord, frames: Collection[str]) -> None:
+    if det.frame not in frames:
+        raise InputError(f"detection of {det.instance!r} in unknown frame {det.frame!r}")
+    if not math.isfinite(det.score):
+        raise InputError(f"detection of {det.instance!r} in {det.frame!r}: score {det.score}")
+    for label, value in (("mask_iou", det.mask_iou), ("box_iou", det.box_iou)):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(
+                f"detection of {det.instance!r} in {det.frame!r}: {label} {value} not in [0, 1]"
+            )
+
+
+def _best_per_frame(
+    detections: Iterable[DetectionRecord], instance: str, *, accepted_only: bool = False
+) -> dict[str, DetectionRecord]:
+    best: dict[str, DetectionRecord] = {}
+    for det in detections:
+        if det.instance != instance or (accepted_only and not det.accepted):
+            continue
+        kept = best.get(det.frame)
+        if kept is None or det.score > kept.score:  # equal scores: the first one stays
+            best[det.frame] = det
+    return best
+
+
+def ranking(
+    frames: Sequence[str], detections: Iterable[DetectionRecord], *, truth: InstanceTruth
+) -> list[RankedFrame]:
+    """Rank the frames for one instance (query), junk removed.
+
+    Frames are ordered by the instance's best detection score in each frame, highest first;
+    equal scores keep frame order, and frames without a detection come after all detected
+    ones, in frame order. The best-scoring detection of a frame gives both its rank and its
+    IoUs. Detections of other instances are ignored.
+
+    Args:
+        frames: every evaluated frame, in frame order (bag order or file-name order).
+        detections: detection records (any instances).
+        truth: the instance's positives and junk frames.
+    """
+    if len(set(frames)) != len(frames):
+        raise InputError("frame names must be unique")
+    frame_set = set(frames)
+    _check_truth(frame_set, truth)
+    detections = list(detections)
+    for det in detections:
+        _check_detection(det, frame_set)
+    best = _best_per_frame(detections, truth.name)
+    kept = [f for f in frames if f not in truth.junk]
+    detected = sorted((f for f in kept if f in best), key=lambda f: -best[f].score)  # stable
+    ranked = [
+        RankedFrame(f, best[f].score, best[f].mask_iou, best[f].box_iou, f in truth.positives)
+        for f in detected
+    ]
+    ranked += [RankedFrame(f, None, 0.0, 0.0, f in truth.positives) for f in kept if f not in best]
+    return ranked
+
+
+def _iou(frame: RankedFrame, kind: IoUKind) -> float:
+    if kind == "S":
+        return frame.mask_iou
+    if kind == "D":
+        return frame.box_iou
+    raise InputError(f"kind must be 'S' (masks) or 'D' (boxes), got {kind!r}")
+
+
+def _hit_ranks(ranked: Sequence[RankedFrame], kind: IoUKind, threshold: float) -> list[int]:
+    return [r for r, f in enumerate(ranked) if f.positive and _iou(f, kind) > threshold]
+
+
+def _num_positives(ranked: Sequence[RankedFrame]) -> int:
+    return sum(f.positive for f in ranked)
+
+
+def _positive_ranks(ranked: Sequence[RankedFrame]) -> list[int]:
+    return [r for r, f in enumerate(ranked) if f.positive]
+
+
+def _check_thresholds(thresholds: Sequence[float]) -> None:
+    if not thresholds or any(not 0.0 <= t < 1.0 for t in thresholds):
+        raise InputError(
+            f"thresholds must be a non-empty list of values in [0, 1), got {thresholds}"
+        )
+
+
+def _check_hit_iou(hit_iou: float) -> None:
+    if not 0.0 <= hit_iou < 1.0:
+        raise InputError(f"hit_iou must be in [0, 1), got {hit_iou}")
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+# ------------------------------------------------------------------------ set metrics
+
+
+def image_map(rankings: Rankings) -> float | None:
+    """Mean AP over instances, the positives being all annotated frames (image retrieval).
+
+    Instances without any annotated frame are left out of the mean (as revisitop does);
+    None when no instance has one.
+
+    Args:
+        rankings: instance name -> its `ranking`.
+    """
+    aps = [
+        average_precision(_positive_ranks(r), num_positives=_num_positives(r))
+        for r in rankings.values()
+        if _num_positives(r)
+    ]
+    return _mean(aps)
+
+
+def pixel_map(
+    rankings: Rankings, *, kind: IoUKind, thresholds: Sequence[float] = PIXEL_THRESHOLDS
+) -> float:
+    """The paper's mAP@50:5:95 over mask (kind "S") or box (kind "D") IoU.
+
+    For each threshold t the positives of an instance are only its annotated frames whose
+    IoU > t (strictly), n counting only those; annotated frames at or below t are negatives.
+    mAP_t is the mean AP over the instances with at least one positive at t (the others are
+    left out at t; a t where no instance has one gives mAP_t = 0). Result: mean of mAP_t.
+    """
+    _check_thresholds(thresholds)
+    per_t = []
+    for t in thresholds:
+        aps = []
+        for ranked in rankings.values():
+            hits = _hit_ranks(ranked, kind, t)
+            if hits:
+                aps.append(average_precision(hits, num_positives=len(hits)))
+        per_t.append(_mean(aps) or 0.0)
+    return sum(per_t) / len(per_t)
+
+
+def strict_pixel_map(
+    rankings: Rankings, *, kind: IoUKind, thresholds: Sequence[float] = PIXEL_THRESHOLDS
+) -> float:
+    """`pixel_map` with n = all annotated frames, so a missed or badly localized positive costs.
+
+    Same ranking and hits (annotated with IoU > t); AP_t = sum over hits of the trapezoid
+    term with n = number of annotated frames. Instances without annotated frames are left out;
+    a t with no such instance gives 0. Result: mean over t of the mean AP_t.
+    """
+    _check_thresholds(thresholds)
+    counted = [r for r in rankings.values() if _num_positives(r)]
+    per_t = []
+    for t in thresholds:
+        aps = [
+            average_precision(_hit_ranks(r, kind, t), num_positives=_num_positives(r))
+            for r in counted
+        ]
+        per_t.append(_mean(aps) or 0.0)
+    return sum(per_t) / len(per_t)
+
+
+def _instance_miou(ranked: Sequence[RankedFrame], kind: IoUKind) -> float | None:
+    # Undetected frames carry IoU 0 in the ranking.
+    return _mean([_iou(f, kind) for f in ranked if f.positive])
+
+
+def miou(rankings: Rankings, *, kind: IoUKind) -> float | None:
+    """Mean over instances of the mean IoU over its annotated frames (0 where not detected).
+
+    Instances without annotated frames are left out; None when none has one.
+    """
+    per_instance = [_instance_miou(r, kind) for r in rankings.values()]
+    return _mean([m for m in per_instance if m is not None])
+
+
+def _pair_counts(
+    frames: Sequence[str],
+    detections: Sequence[DetectionRecord],
+    truth: InstanceTruth,
+    *,
+    hit_iou: float,
+) -> tuple[int, int, int]:
+    """(hits, accepted pairs, annotated pairs) of one instance, junk pairs left out."""
+    best = _best_per_frame(detections, truth.name, accepted_only=True)
+    accepted = [d for f, d in best.items() if f not in truth.junk]
+    hits = sum(d.frame in truth.positives and d.mask_iou > hit_iou for d in accepted)
+    annotated = sum(f in truth.positives for f in frames)
+    return hits, len(accepted), annotated
+
+
+def _checked_inputs(
+    frames: Sequence[str], truths: Iterable[InstanceTruth], detections: Iterable[DetectionRecord]
+) -> tuple[dict[str, InstanceTruth], list[DetectionRecord]]:
+    if len(set(frames)) != len(frames):
+        raise InputError("frame names must be unique")
+    frame_set = set(frames)
+    by_name: dict[str, InstanceTruth] = {}
+    for truth in truths:
+        if truth.name in by_name:
+            raise InputError(f"instance {truth.name!r} has two ground-truth records")
+        _check_truth(frame_set, truth)
+        by_name[truth.name] = truth
+    records = list(detections)
+    for det in records:
+        _check_detection(det, frame_set)
+    unknown = sorted({d.instance for d in records} - set(by_name))
+    if unknown:
+        raise InputError(
+            f"detections of instances the ground truth does not know: {unknown[:5]}; "
+            "add them as categories to the ground truth or remove them from the gallery"
+        )
+    return by_name, records
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def precision(
+    frames: Sequence[str],
+    truths: Iterable[InstanceTruth],
+    detections: Iterable[DetectionRecord],
+    *,
+    hit_iou: float = HIT_IOU,
+) -> float | None:
+    """Hits / (frame, instance) pairs with an accepted detection; None without such pairs.
+
+    Per pair only the best accepted detection counts; it is a hit when the instance is
+    annotated in the frame and its mask IoU > `hit_iou`. Junk pairs are left out.
+    """
+    _check_hit_iou(hit_iou)
+    by_name, records = _checked_inputs(frames, truths, detections)
+    counts = [_pair_counts(frames, records, t, hit_iou=hit_iou) for t in by_name.values()]
+    return _ratio(sum(c[0] for c in counts), sum(c[1] for c in counts))
+
+
+def recall(
+    frames: Sequence[str],
+    truths: Iterable[InstanceTruth],
+    detections: Iterable[DetectionRecord],
+    *,
+    hit_iou: float = HIT_IOU,
+) -> float | None:
+    """Hits (as in `precision`) / all annotated (frame, instance) pairs; None without any."""
+    _check_hit_iou(hit_iou)
+    by_name, records = _checked_inputs(frames, truths, detections)
+    counts = [_pair_counts(frames, records, t, hit_iou=hit_iou) for t in by_name.values()]
+    return _ratio(sum(c[0] for c in counts), sum(c[2] for c in counts))
+
+
+def pr_curve(
+    ranked: Sequence[RankedFrame], *, kind: IoUKind | None = None, min_iou: float = 0.0
+) -> list[PRPoint]:
+    """Precision/recall after each detected frame of one instance's ranking (for plots).
+
+    A frame is a hit when it is annotated and, if `kind` is given, its IoU of that kind
+    > `min_iou`. Recall divides by all annotated frames of the ranking, so a curve ends
+    below recall 1 when positives were missed. Undetected frames add no point (no score
+    threshold reaches them). Empty when nothing is detected or nothing is annotated.
+    """
+    total = _num_positives(ranked)
+    points: list[PRPoint] = []
+    hits = 0
+    for rank, frame in enumerate(ranked):
+        if frame.score is None or not total:
+            break
+        hits += frame.positive and (kind is None or _iou(frame, kind) > min_iou)
+        points.append(PRPoint(rank, frame.score, hits / total, hits / (rank + 1)))
+    return points
+
+
+# ------------------------------------------------------------------------------- all
+
+
+def _instance_metrics(
+    frames: Sequence[str],
+    truth: InstanceTruth,
+    ranked: Sequence[RankedFrame],
+    records: Sequence[DetectionRecord],
+    *,
+    thresholds: Sequence[float],
+    hit_iou: float,
+) -> InstanceMetrics:
+    n = _num_positives(ranked)
+
+    def pixel_ap(kind: IoUKind, *, strict: bool) -> float | None:
+        if not n:
+            return None
+        aps = []
+        for t in thresholds:
+            hits = _hit_ranks(ranked, kind, t)
+            denom = n if strict else len(hits)
+            aps.append(average_precision(hits, num_positives=denom) if hits else 0.0)
+        return sum(aps) / len(aps)
+
+    hits, accepted, annotated = _pair_counts(frames, records, truth, hit_iou=hit_iou)
+    return InstanceMetrics(
+        name=truth.name,
+        num_positives=n,
+        num_junk=len(truth.junk),
+        num_detected=sum(f.score is not None for f in ranked),
+        image_ap=average_precision(_positive_ranks(ranked), num_positives=n) if n else None,
+        pixel_ap_S=pixel_ap("S", strict=False),
+        pixel_ap_D=pixel_ap("D", strict=False),
+        strict_pixel_ap_S=pixel_ap("S", strict=True),
+        strict_pixel_ap_D=pixel_ap("D", strict=True),
+        miou_S=_instance_miou(ranked, "S"),
+        miou_D=_instance_miou(ranked, "D"),
+        precision=_ratio(hits, accepted),
+        recall=_ratio(hits, annotated),
+    )
+
+
+def compute_metrics(
+    frames: Sequence[str],
+    truths: Iterable[InstanceTruth],
+    detections: Iterable[DetectionRecord],
+    *,
+    thresholds: Sequence[float] = PIXEL_THRESHOLDS,
+    hit_iou: float = HIT_IOU,
+) -> MetricsDict:
+    """Every figure of `OUT/metrics.json` but the timing keys (`METRIC_KEYS`).
+
+    Each instance in `truths` is a query; all `frames` are the database. See `image_map`,
+    `pixel_map`, `strict_pixel_map`, `miou`, `precision`, `recall` for the definitions.
+    `per_instance` maps each instance name to its `InstanceMetrics` fields (name left out).
+
+    Args:
+        frames: every evaluated frame, in frame order; unique names.
+        truths: one record per instance; their frames must be among `frames`.
+        detections: every detection the engine made; frames among `frames`, instances among
+            `truths` (`InputError` otherwise: an unknown instance cannot be judged).
+        thresholds: IoU thresholds of the pixel mAPs (default 0.50, 0.55, ..., 0.95).
+        hit_iou: mask IoU above which an accepted detection is a hit (precision/recall).
+
+    Returns:
+        JSON-ready dict; the runner adds `TIMING_KEYS` (fps, latency) before writing it.
+    """
+    _check_thresholds(thresholds)
+    _check_hit_iou(hit_iou)
+    by_name, records = _checked_inputs(frames, truths, detections)
+    grouped: dict[str, list[DetectionRecord]] = {name: [] for name in by_name}
+    for det in records:
+        grouped[det.instance].append(det)
+    rankings = {name: ranking(frames, grouped[name], truth=t) for name, t in by_name.items()}
+    per_instance = {
+        name: _instance_metrics(
+            frames, by_name[name], r, grouped[name], thresholds=thresholds, hit_iou=hit_iou
+        )
+        for name, r in rankings.items()
+    }
+    return {
+        "image_map": image_map(rankings),
+        "pixel_map_S": pixel_map(rankings, kind="S", thresholds=thresholds),
+        "pixel_map_D": pixel_map(rankings, kind="D", thresholds=thresholds),
+        "strict_pixel_map_S": strict_pixel_map(rankings, kind="S", thresholds=thresholds),
+        "strict_pixel_map_D": strict_pixel_map(rankings, kind="D", thresholds=thresholds),
+        "miou_S": miou(rankings, kind="S"),
+        "miou_D": miou(rankings, kind="D"),
+        "precision": precision(frames, by_name.values(), records, hit_iou=hit_iou),
+        "recall": recall(frames, by_name.values(), records, hit_iou=hit_iou),
+        "per_instance": {
+            name: {k: v for k, v in m._asdict().items() if k != "name"}
+            for name, m in per_instance.items()
+        },
+    }
