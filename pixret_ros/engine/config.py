@@ -72,42 +72,8 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         """Reject out-of-range values with the field name, the value and the valid range."""
-        positive_ints = (
-            "working_size",
-            "frame_keypoints",
-            "view_keypoints",
-            "view_max_side",
-            "candidates",
-            "views_per_candidate",
-            "min_votes",
-            "ransac_iterations",
-            "min_inliers",
-            "redetect_every",
-            "index_exact_limit",
-            "index_nprobe",
-            "num_threads",
-        )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"EngineConfig.{name}={value!r}: must be an integer >= 1")
-        if self.working_size < 64:
-            raise ConfigError(
-                f"EngineConfig.working_size={self.working_size}: must be >= 64 pixels"
-            )
-        unit = ("detection_threshold", "uniqueness_ratio", "score_threshold")
-        for name in unit:
-            value = getattr(self, name)
-            if not _is_real(value) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"EngineConfig.{name}={value!r}: must be a number in [0, 1]")
-        if not _is_real(self.min_similarity) or not -1.0 <= self.min_similarity <= 1.0:
-            raise ConfigError(
-                f"EngineConfig.min_similarity={self.min_similarity!r}: must be in [-1, 1]"
-            )
-        if not _is_real(self.reprojection_px) or self.reprojection_px <= 0:
-            raise ConfigError(
-                f"EngineConfig.reprojection_px={self.reprojection_px!r}: must be > 0 pixels"
-            )
+        self._check_counts()
+        self._check_numbers()
         if (
             not isinstance(self.view_scales, tuple)
             or not self.view_scales
@@ -120,6 +86,30 @@ class EngineConfig:
         for name in ("calibrate", "segment", "temporal"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
+
+    def _check_counts(self) -> None:
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"EngineConfig.{name}={value!r}: must be an integer >= 1")
+        if self.working_size < 64:
+            raise ConfigError(
+                f"EngineConfig.working_size={self.working_size}: must be >= 64 pixels"
+            )
+
+    def _check_numbers(self) -> None:
+        for name in ("detection_threshold", "uniqueness_ratio", "score_threshold"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"EngineConfig.{name}={value!r}: must be a number in [0, 1]")
+        if not _is_real(self.min_similarity) or not -1.0 <= self.min_similarity <= 1.0:
+            raise ConfigError(
+                f"EngineConfig.min_similarity={self.min_similarity!r}: must be in [-1, 1]"
+            )
+        if not _is_real(self.reprojection_px) or self.reprojection_px <= 0:
+            raise ConfigError(
+                f"EngineConfig.reprojection_px={self.reprojection_px!r}: must be > 0 pixels"
+            )
 
     def feature_key(self) -> str:
         """Cache key of the per-view features: changes whenever a setting they depend on does."""
@@ -137,6 +127,22 @@ class EngineConfig:
 
 
 FEATURE_VERSION = 1
+
+_POSITIVE_INTS = (
+    "working_size",
+    "frame_keypoints",
+    "view_keypoints",
+    "view_max_side",
+    "candidates",
+    "views_per_candidate",
+    "min_votes",
+    "ransac_iterations",
+    "min_inliers",
+    "redetect_every",
+    "index_exact_limit",
+    "index_nprobe",
+    "num_threads",
+)
 
 
 def _is_real(value: object) -> bool:

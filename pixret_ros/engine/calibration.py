@@ -1,0 +1,136 @@
+"""Scores comparable across instances: each instance is calibrated against background photos.
+
+Why: how many inliers random consensus produces depends on the instance (repetitive bricks,
+foliage and people collect many; a logo few). At registration every instance is verified
+against a fixed set of background photos that ship with scikit-image (never the development
+frames); the inlier counts it reaches there are its null distribution, and a detection's
+score says how far above that null it lies. Background features are computed once per
+process.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from pixret_ros.engine.localize import localize
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pixret_ros.engine.config import EngineConfig
+    from pixret_ros.engine.features import FeatureExtractor, Features
+    from pixret_ros.engine.localize import Localization
+
+Float32 = npt.NDArray[np.float32]
+
+# Photos that ship with scikit-image and are NOT among the development set's negatives
+# (astronaut, motorcycle_left/right, hubble_deep_field and retina are excluded on purpose).
+BACKGROUND_PHOTOS = (
+    "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel", "immunohistochemistry",
+    "moon", "page", "rocket", "text", "clock", "cell", "colorwheel", "logo",
+)  # fmt: skip
+_TRIM = 2  # a registered object may itself appear in up to this many background photos
+_MARGIN_INLIERS = 4.0
+_SOFTNESS = 0.2
+
+
+class _Template(Protocol):
+    @property
+    def keypoints(self) -> Float32: ...
+    @property
+    def descriptors(self) -> Float32: ...
+
+
+_BACKGROUND_LOCK = threading.Lock()
+_BACKGROUND: dict[tuple[int, int, float], list[Features]] = {}
+
+
+def background_images(working_size: int) -> list[npt.NDArray[np.uint8]]:
+    """The background photos as RGB, resized to `working_size`, plus a 2x centre crop each."""
+    import skimage.data  # noqa: PLC0415 (only needed at registration)
+
+    images: list[npt.NDArray[np.uint8]] = []
+    for name in BACKGROUND_PHOTOS:
+        photo = np.asarray(getattr(skimage.data, name)())
+        if photo.ndim == 2:
+            photo = np.repeat(photo[:, :, None], 3, axis=2)
+        photo = np.ascontiguousarray(photo[:, :, :3]).astype(np.uint8)
+        height, width = photo.shape[:2]
+        factor = working_size / max(height, width)
+        size = (round(width * factor), round(height * factor))
+        images.append(np.asarray(cv2.resize(photo, size), dtype=np.uint8))
+        crop = photo[height // 4 : height - height // 4, width // 4 : width - width // 4]
+        images.append(np.asarray(cv2.resize(crop, size), dtype=np.uint8))
+    return images
+
+
+def background_features(extractor: FeatureExtractor) -> list[Features]:
+    """Features of the background photos at the frame working size, once per process."""
+    config = extractor.config
+    key = (config.working_size, config.frame_keypoints, config.detection_threshold)
+    with _BACKGROUND_LOCK:
+        if key not in _BACKGROUND:
+            _BACKGROUND[key] = [
+                extractor.extract(image) for image in background_images(config.working_size)
+            ]
+        return _BACKGROUND[key]
+
+
+@dataclass(frozen=True)
+class ScoreModel:
+    """Maps a verified localization of one instance to a score in [0, 1].
+
+    `threshold_inliers` is the inlier count at which the score is 0.5: the instance's
+    background null (its trimmed maximum over the background photos) plus a margin.
+    """
+
+    threshold_inliers: float
+
+    @classmethod
+    def fit(
+        cls,
+        templates: Sequence[_Template],
+        background: Sequence[Features],
+        config: EngineConfig,
+    ) -> ScoreModel:
+        """Calibrate against `background` (skipped when `config.calibrate` is off)."""
+        floor = float(config.min_inliers) + _MARGIN_INLIERS
+        if not config.calibrate or not background:
+            return cls(floor)
+        null = np.array(
+            [
+                max((_inliers(feats, t, config) for t in templates), default=0)
+                for feats in background
+            ],
+            dtype=np.float64,
+        )
+        null.sort()
+        trimmed = float(null[-1 - _TRIM]) if null.size > _TRIM else 0.0
+        return cls(max(floor, trimmed + _MARGIN_INLIERS))
+
+    def score(self, loc: Localization) -> float:
+        """Logistic in inliers, 0.5 at the calibrated threshold."""
+        z = (loc.inliers - self.threshold_inliers) / (_SOFTNESS * self.threshold_inliers)
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Arrays for the gallery cache."""
+        return {"score_threshold_inliers": np.array([self.threshold_inliers])}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> ScoreModel:
+        """Inverse of `to_arrays`."""
+        return cls(float(arrays["score_threshold_inliers"][0]))
+
+
+def _inliers(feats: Features, template: _Template, config: EngineConfig) -> int:
+    loc = localize(
+        feats.keypoints, feats.descriptors, template.keypoints, template.descriptors, config
+    )
+    return 0 if loc is None else loc.inliers

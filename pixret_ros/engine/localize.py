@@ -1,0 +1,160 @@
+"""Geometric verification of one registered view in a frame: matches, robust fit, warp.
+
+Why affine first: on mutual-NN matches a RANSAC homography runs to its iteration cap while
+an affine fit takes a few ms (MODELS.md); the homography is then fitted only when the affine
+found the object, and kept where it explains the matches at least as well (planar parts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from pixret_ros.engine.config import EngineConfig
+
+Float32 = npt.NDArray[np.float32]
+Float64 = npt.NDArray[np.float64]
+Int64 = npt.NDArray[np.int64]
+
+_PLANAR_INLIER_FRACTION = 0.5
+_PLANAR_MIN_INLIERS = 20
+_MAX_ANISOTROPY = 4.0
+_MIN_SCALE = 0.05
+_MAX_SCALE = 20.0
+
+
+@dataclass(frozen=True)
+class Localization:
+    """A verified placement of a view in a frame (frame = the image the features came from).
+
+    Attributes:
+        transform: 3x3 float64 view pixels -> frame pixels (an affine has last row 0 0 1).
+        inliers: verified correspondences.
+        matches: mutual nearest-neighbour matches tried.
+        planar: a homography explains the matches (keep the warped mask as is).
+        view_points: float32 (K, 2) inlier positions in the view.
+        frame_points: float32 (K, 2) inlier positions in the frame.
+        similarity: mean cosine similarity of the inlier descriptors.
+    """
+
+    transform: Float64
+    inliers: int
+    matches: int
+    planar: bool
+    view_points: Float32
+    frame_points: Float32
+    similarity: float
+
+
+def mutual_matches(
+    query: Float32, reference: Float32, min_similarity: float
+) -> tuple[Int64, Int64, Float32]:
+    """Mutual nearest neighbours by cosine similarity: (query rows, reference rows, sims)."""
+    if query.shape[0] == 0 or reference.shape[0] == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float32)
+    sims = query @ reference.T
+    best_ref = np.argmax(sims, axis=1)
+    best_query = np.argmax(sims, axis=0)
+    rows = np.arange(query.shape[0])
+    sim = sims[rows, best_ref]
+    keep = (best_query[best_ref] == rows) & (sim >= min_similarity)
+    return rows[keep], best_ref[keep], sim[keep].astype(np.float32)
+
+
+def plausible(transform: Float64) -> bool:
+    """Reject degenerate fits: mirrored, collapsed, exploded or strongly sheared warps."""
+    linear = transform[:2, :2] / transform[2, 2]
+    det = float(np.linalg.det(linear))
+    if not np.isfinite(det) or det <= 0:
+        return False
+    singular = np.linalg.svd(linear, compute_uv=False)
+    if singular[1] <= 0 or singular[0] / singular[1] > _MAX_ANISOTROPY:
+        return False
+    scale = float(np.sqrt(det))
+    return _MIN_SCALE <= scale <= _MAX_SCALE and bool(np.all(np.abs(transform[2, :2]) < 0.01))
+
+
+def localize(
+    frame_points: Float32,
+    frame_descriptors: Float32,
+    view_points: Float32,
+    view_descriptors: Float32,
+    config: EngineConfig,
+) -> Localization | None:
+    """Match a view's features to a frame's and fit view -> frame; None if it does not verify."""
+    qi, ri, sims = mutual_matches(frame_descriptors, view_descriptors, config.min_similarity)
+    if qi.size < config.min_inliers:
+        return None
+    src = view_points[ri].astype(np.float32)
+    dst = frame_points[qi].astype(np.float32)
+    affine, mask_a = cv2.estimateAffine2D(
+        src,
+        dst,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=config.reprojection_px,
+        maxIters=config.ransac_iterations,
+        confidence=0.995,
+        refineIters=10,
+    )
+    if np.asarray(affine).shape != (2, 3):  # OpenCV returns None when the fit fails
+        return None
+    inl_a = np.asarray(mask_a).ravel().astype(bool)
+    transform: Float64 = np.vstack([affine, [0.0, 0.0, 1.0]]).astype(np.float64)
+    inliers = inl_a
+    planar = False
+    if int(inl_a.sum()) >= config.min_inliers:
+        homography, mask_h = cv2.findHomography(
+            src,
+            dst,
+            method=cv2.USAC_MAGSAC,
+            ransacReprojThreshold=config.reprojection_px,
+            maxIters=config.ransac_iterations,
+            confidence=0.995,
+        )
+        if homography is not None and plausible(np.asarray(homography, dtype=np.float64)):
+            inl_h = np.asarray(mask_h).ravel().astype(bool)
+            if inl_h.sum() >= inl_a.sum():
+                transform = np.asarray(homography / homography[2, 2], dtype=np.float64)
+                inliers = inl_h
+                planar = bool(
+                    inl_h.sum() >= _PLANAR_MIN_INLIERS
+                    and inl_h.sum() >= _PLANAR_INLIER_FRACTION * qi.size
+                )
+    count = int(inliers.sum())
+    if count < config.min_inliers or not plausible(transform):
+        return None
+    return Localization(
+        transform=transform,
+        inliers=count,
+        matches=int(qi.size),
+        planar=planar,
+        view_points=src[inliers],
+        frame_points=dst[inliers],
+        similarity=float(sims[inliers].mean()),
+    )
+
+
+def warp_mask(
+    mask: npt.NDArray[np.bool_], transform: Float64, shape: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
+    """Warp a view mask into a frame of `shape` (H, W) by `transform` (view -> frame)."""
+    out = cv2.warpPerspective(
+        mask.astype(np.uint8) * 255,
+        transform,
+        (shape[1], shape[0]),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return np.asarray(out >= 128)
+
+
+def scaled(transform: Float64, sx: float, sy: float) -> Float64:
+    """The same warp with its output (frame) coordinates scaled by (sx, sy)."""
+    return np.diag([sx, sy, 1.0]) @ transform

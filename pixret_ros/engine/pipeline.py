@@ -1,0 +1,325 @@
+"""`PixelRetriever`: find, localize and segment registered instances in one frame.
+
+Stages (DESIGN.md section 2): XFeat features of the frame at a working resolution, unique
+votes from one index over the whole gallery, geometric verification of the best few
+candidates against their views (registered at several scales), mask transfer by the fitted
+warp, refinement by the appearance segmenter where the warp is not planar, and a score
+calibrated per instance against background photos. Everything the frame-side pipeline needs
+from a view is computed at registration and cached in the gallery.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from pixret_ros.engine.calibration import ScoreModel, background_features
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.features import FeatureExtractor, Features, check_rgb
+from pixret_ros.engine.index import DescriptorIndex
+from pixret_ros.engine.localize import Localization, localize, scaled, warp_mask
+from pixret_ros.engine.temporal import StreamState
+from pixret_ros.engine.types import Box, Detection
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pixret_ros.engine.types import BoolMask, RGBImage
+
+Float32 = npt.NDArray[np.float32]
+
+_MIN_VIEW_SIDE = 40
+_SCALE_DUPLICATE = 0.15
+_MASK_MARGIN = 0.04
+
+
+class ViewLike(Protocol):
+    """What the engine reads from a registered view (gallery.View)."""
+
+    @property
+    def index(self) -> int:
+        """Position of the view within its instance."""
+
+    @property
+    def image(self) -> RGBImage:
+        """The view, RGB uint8 (H, W, 3)."""
+
+    @property
+    def mask(self) -> BoolMask:
+        """The object's pixels, bool (H, W)."""
+
+
+class GalleryLike(Protocol):
+    """The part of `Gallery` the engine uses (DESIGN section 4; engine/gallery.py)."""
+
+    def names(self) -> list[str]:
+        """Registered instance names, sorted."""
+
+    def views(self, name: str) -> Sequence[ViewLike]:
+        """Every view of `name`."""
+
+    def signature(self) -> str:
+        """Changes whenever the gallery on disk changes."""
+
+    def read_cache(self, name: str, key: str) -> dict[str, npt.NDArray[np.generic]] | None:
+        """Arrays stored with `write_cache`, or None."""
+
+    def write_cache(self, name: str, key: str, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
+        """Store engine arrays inside the instance folder."""
+
+
+@dataclass(frozen=True)
+class ViewTemplate:
+    """Registered features of one view: keypoints in view pixels (all scales merged)."""
+
+    instance: int
+    view_index: int
+    keypoints: Float32
+    descriptors: Float32
+    mask: BoolMask
+
+
+@dataclass
+class InstanceEntry:
+    """One registered instance as the engine holds it in memory."""
+
+    name: str
+    views: list[ViewTemplate]
+    score: ScoreModel
+
+
+def view_features(
+    extractor: FeatureExtractor, image: RGBImage, mask: BoolMask, config: EngineConfig
+) -> tuple[Float32, Float32]:
+    """Keypoints (view pixels) and descriptors of a view at every configured scale.
+
+    Only keypoints on the object (its mask dilated by a few percent) are kept: the context
+    around the object changes from frame to frame and would vote for the scene.
+    """
+    height, width = image.shape[:2]
+    long_side = max(height, width)
+    margin = max(3, round(_MASK_MARGIN * long_side))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    support = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+    used: list[float] = []
+    points: list[Float32] = []
+    descriptors: list[Float32] = []
+    for scale in config.view_scales:
+        factor = min(scale, config.view_max_side / long_side)
+        if min(height, width) * factor < _MIN_VIEW_SIDE:
+            continue
+        if any(abs(factor - f) <= _SCALE_DUPLICATE * f for f in used):
+            continue
+        used.append(factor)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        scaled_image = image if size == (width, height) else _resize(image, size)
+        feats = extractor.extract(scaled_image, config.view_keypoints)
+        pts = feats.keypoints / np.array([size[0] / width, size[1] / height], dtype=np.float32)
+        cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
+        keep = support[rows, cols]
+        points.append(pts[keep])
+        descriptors.append(feats.descriptors[keep])
+    if not points:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 64), np.float32)
+    return np.concatenate(points), np.concatenate(descriptors)
+
+
+class PixelRetriever:
+    """Finds registered instances in frames (see module docstring); one per camera stream."""
+
+    def __init__(self, gallery: GalleryLike, config: EngineConfig | None = None) -> None:
+        self.config = config if config is not None else EngineConfig()
+        self.gallery = gallery
+        self.extractor = FeatureExtractor(self.config)
+        self.last_timings: dict[str, float] = {}
+        self.last_registration_ms: dict[str, float] = {}
+        self._instances: list[InstanceEntry] = []
+        self._templates: list[ViewTemplate] = []
+        self._index: DescriptorIndex | None = None
+        self._signature: str | None = None
+        self._stream = StreamState(self.config)
+        self.sync()
+
+    # ---------------------------------------------------------------- gallery
+    def sync(self) -> bool:
+        """Reload the gallery if it changed on disk (cheap when not); True if it reloaded."""
+        signature = self.gallery.signature()
+        if signature == self._signature:
+            return False
+        known = {entry.name: entry for entry in self._instances}
+        entries: list[InstanceEntry] = []
+        for name in self.gallery.names():
+            entries.append(self._load_instance(name, len(entries), known.get(name)))
+        self._instances = entries
+        self._templates = [view for entry in entries for view in entry.views]
+        self._build_index()
+        self._signature = signature
+        self._stream.reset()
+        return True
+
+    def _load_instance(self, name: str, number: int, old: InstanceEntry | None) -> InstanceEntry:
+        """Features of every view of `name`, from the gallery cache when it is current."""
+        del old  # the cache in the gallery is the source of truth (it changes with the views)
+        key = self.config.feature_key()
+        views = list(self.gallery.views(name))
+        cached = self.gallery.read_cache(name, key)
+        if cached is not None and _cache_matches(cached, views):
+            templates = [
+                ViewTemplate(
+                    number,
+                    view.index,
+                    cached[f"kp_{i}"].astype(np.float32),
+                    cached[f"desc_{i}"].astype(np.float32),
+                    view.mask,
+                )
+                for i, view in enumerate(views)
+            ]
+            score = ScoreModel.from_arrays(cached)
+            return InstanceEntry(name, templates, score)
+        start = time.perf_counter()
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "shapes": np.array([v.image.shape[:2] for v in views], dtype=np.int64).reshape(-1, 2)
+        }
+        templates = []
+        for i, view in enumerate(views):
+            points, descriptors = view_features(self.extractor, view.image, view.mask, self.config)
+            templates.append(ViewTemplate(number, view.index, points, descriptors, view.mask))
+            arrays[f"kp_{i}"] = points
+            arrays[f"desc_{i}"] = descriptors.astype(np.float16)
+        score = ScoreModel.fit(templates, background_features(self.extractor), self.config)
+        arrays.update(score.to_arrays())
+        self.gallery.write_cache(name, key, arrays)
+        elapsed = (time.perf_counter() - start) * 1000.0
+        self.last_registration_ms[name] = elapsed / max(1, len(views))
+        return InstanceEntry(name, templates, score)
+
+    def _build_index(self) -> None:
+        if not self._templates:
+            self._index = None
+            return
+        descriptors = np.concatenate([t.descriptors for t in self._templates])
+        view_of_row = np.concatenate(
+            [np.full(len(t.descriptors), i, dtype=np.int64) for i, t in enumerate(self._templates)]
+        )
+        instance_of_view = np.array([t.instance for t in self._templates], dtype=np.int64)
+        self._index = DescriptorIndex(descriptors, view_of_row, instance_of_view, self.config)
+
+    @property
+    def names(self) -> list[str]:
+        """Registered instance names, in gallery order."""
+        return [entry.name for entry in self._instances]
+
+    def reset_stream(self) -> None:
+        """Forget the temporal state (the next frame is searched from scratch)."""
+        self._stream.reset()
+
+    # ---------------------------------------------------------------- frames
+    def process(self, frame: RGBImage) -> list[Detection]:
+        """Every candidate detection in `frame` (RGB uint8), best score first.
+
+        At most one detection per instance; masks, boxes and homographies are in `frame`'s
+        pixels; `accepted` marks scores at or above `config.score_threshold`.
+        """
+        check_rgb(frame, "frame")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        height, width = frame.shape[:2]
+        factor = min(1.0, self.config.working_size / max(height, width))
+        if factor < 1.0:
+            size = (round(width * factor), round(height * factor))
+            work = _resize(frame, size)
+        else:
+            work = frame
+        feats = self.extractor.extract(work)
+        sx, sy = width / work.shape[1], height / work.shape[0]
+        timings["features"] = _lap(start)
+
+        t0 = time.perf_counter()
+        pairs = self._candidates(feats)
+        timings["retrieval"] = _lap(t0)
+
+        t0 = time.perf_counter()
+        found: dict[int, tuple[Localization, ViewTemplate]] = {}
+        for template in pairs:
+            loc = localize(
+                feats.keypoints, feats.descriptors, template.keypoints, template.descriptors,
+                self.config,
+            )  # fmt: skip
+            if loc is None:
+                continue
+            best = found.get(template.instance)
+            if best is None or loc.inliers > best[0].inliers:
+                found[template.instance] = (loc, template)
+        timings["localize"] = _lap(t0)
+
+        t0 = time.perf_counter()
+        detections = []
+        for instance, (loc, template) in found.items():
+            transform = scaled(loc.transform, sx, sy)
+            mask = warp_mask(template.mask, transform, (height, width))
+            if not mask.any():
+                continue
+            score = self._instances[instance].score.score(loc)
+            detections.append(
+                Detection(
+                    name=self._instances[instance].name,
+                    score=score,
+                    box=Box.of_mask(mask),
+                    mask=mask,
+                    inliers=loc.inliers,
+                    homography=transform,
+                    view_index=template.view_index,
+                    accepted=score >= self.config.score_threshold,
+                )
+            )
+        detections.sort(key=lambda d: -d.score)
+        timings["segment"] = _lap(t0)
+        timings["total"] = _lap(start)
+        self.last_timings = timings
+        return detections
+
+    def _candidates(self, feats: Features) -> list[ViewTemplate]:
+        """Views to verify: best-voted views of the best-voted instances."""
+        if self._index is None:
+            return []
+        view_votes = self._index.vote(feats.descriptors)
+        instance_of_view = np.array([t.instance for t in self._templates])
+        instance_votes = np.zeros(len(self._instances), dtype=np.int64)
+        np.add.at(instance_votes, instance_of_view, view_votes)
+        order = np.argsort(-instance_votes, kind="stable")[: self.config.candidates]
+        chosen: list[ViewTemplate] = []
+        for instance in order:
+            if instance_votes[instance] < self.config.min_votes:
+                break
+            views = np.flatnonzero(instance_of_view == instance)
+            best = views[np.argsort(-view_votes[views], kind="stable")]
+            chosen.extend(self._templates[v] for v in best[: self.config.views_per_candidate])
+        return chosen
+
+
+def _resize(image: RGBImage, size: tuple[int, int]) -> RGBImage:
+    """Resize to (width, height): area averaging when shrinking (no aliasing), else linear."""
+    shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+    method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(image, size, interpolation=method), dtype=np.uint8)
+
+
+def _lap(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _cache_matches(cached: dict[str, npt.NDArray[np.generic]], views: Sequence[ViewLike]) -> bool:
+    """The cache was written for these views (same count and image sizes)."""
+    shapes = cached.get("shapes")
+    if shapes is None or shapes.shape[0] != len(views):
+        return False
+    current = np.array([v.image.shape[:2] for v in views]).reshape(-1, 2)
+    return bool(np.array_equal(shapes, current)) and all(
+        f"kp_{i}" in cached and f"desc_{i}" in cached for i in range(len(views))
+    )
