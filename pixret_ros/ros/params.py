@@ -1,0 +1,287 @@
+"""Every parameter of pixret_node in one table: default, description, range, runtime-changeable.
+
+Why a table: the node declares each parameter with a ParameterDescriptor from it (so
+`ros2 param describe` explains it), the on-set hook refuses changes the node cannot apply
+while running (with a reason), and a test checks that config/pixret.yaml lists exactly
+these names. Values are read into a typed, frozen `NodeSettings` snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rcl_interfaces.msg import (  # type: ignore[import-untyped]
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
+
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+Value = bool | int | float | str | list[float]
+
+RELIABILITIES = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: what it means, its default, its range, whether it may change live."""
+
+    name: str
+    default: Value
+    description: str
+    dynamic: bool
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def descriptor(self) -> ParameterDescriptor:
+        """The ROS descriptor: description, range and a note on when a change takes effect."""
+        when = "changeable at runtime" if self.dynamic else "fixed while the node runs: restart"
+        desc = ParameterDescriptor(name=self.name, description=f"{self.description} ({when})")
+        desc.type = _ROS_TYPES[type(self.default)]
+        if self.choices:
+            desc.additional_constraints = f"one of: {', '.join(self.choices)}"
+        if self.low is not None and self.high is not None:
+            if isinstance(self.default, float):
+                desc.floating_point_range = [
+                    FloatingPointRange(from_value=self.low, to_value=self.high, step=0.0)
+                ]
+            else:
+                desc.integer_range = [
+                    IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)
+                ]
+        return desc
+
+
+_ROS_TYPES: dict[type, int] = {
+    bool: ParameterType.PARAMETER_BOOL,
+    int: ParameterType.PARAMETER_INTEGER,
+    float: ParameterType.PARAMETER_DOUBLE,
+    str: ParameterType.PARAMETER_STRING,
+    list: ParameterType.PARAMETER_DOUBLE_ARRAY,
+}
+
+_ENGINE_DEFAULTS = EngineConfig()
+
+SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "gallery_path",
+        "~/.pixret/gallery",
+        "gallery folder (DESIGN section 4); nodes sharing it see each other's registrations",
+        dynamic=False,
+    ),
+    ParamSpec(
+        "score_threshold",
+        _ENGINE_DEFAULTS.score_threshold,
+        "publish only detections with a score at or above this (engine score_threshold)",
+        dynamic=True,
+        low=0.0,
+        high=1.0,
+    ),
+    ParamSpec(
+        "max_detections",
+        20,
+        "publish at most this many detections per frame, best score first",
+        dynamic=True,
+        low=1,
+        high=1000,
+    ),
+    ParamSpec(
+        "temporal",
+        default=_ENGINE_DEFAULTS.temporal,
+        description="stream mode: reuse the previous frame's result (engine temporal)",
+        dynamic=False,
+    ),
+    ParamSpec(
+        "publish_debug_image",
+        default=False,
+        description="publish ~/debug_image (overlay of masks and boxes) while someone subscribes",
+        dynamic=True,
+    ),
+    ParamSpec(
+        "compressed_input",
+        default=False,
+        description="also subscribe image/compressed (jpeg or png CompressedImage)",
+        dynamic=False,
+    ),
+    ParamSpec(
+        "qos_reliability",
+        "best_effort",
+        "reliability of the image subscriptions (sensor-data QoS is best_effort)",
+        dynamic=False,
+        choices=RELIABILITIES,
+    ),
+    ParamSpec(
+        "qos_depth",
+        5,
+        "history depth of the image subscriptions; the node itself keeps only the newest frame",
+        dynamic=False,
+        low=1,
+        high=100,
+    ),
+    ParamSpec(
+        "max_image_pixels",
+        4096 * 4096,
+        "frames and registration views above this many pixels are refused",
+        dynamic=True,
+        low=1,
+        high=400_000_000,
+    ),
+    ParamSpec(
+        "max_views_per_request",
+        32,
+        "a register_instance request may carry at most this many views",
+        dynamic=True,
+        low=1,
+        high=1000,
+    ),
+    ParamSpec(
+        "sync_period",
+        0.5,
+        "seconds between checks of the gallery folder for registrations made by other nodes",
+        dynamic=False,
+        low=0.05,
+        high=60.0,
+    ),
+    ParamSpec(
+        "diagnostics_period",
+        1.0,
+        "seconds between /diagnostics messages (rates, dropped frames, latency, memory)",
+        dynamic=False,
+        low=0.1,
+        high=60.0,
+    ),
+)
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """A typed snapshot of the node's parameters (field names = parameter names)."""
+
+    gallery_path: str
+    score_threshold: float
+    max_detections: int
+    temporal: bool
+    publish_debug_image: bool
+    compressed_input: bool
+    qos_reliability: str
+    qos_depth: int
+    max_image_pixels: int
+    max_views_per_request: int
+    sync_period: float
+    diagnostics_period: float
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Value]) -> NodeSettings:
+        """Settings from parameter values, defaults for missing ones; ConfigError on bad choices."""
+        merged = {spec.name: values.get(spec.name, spec.default) for spec in SPECS}
+        for name, value in merged.items():
+            problem = _problem(_BY_NAME[name], value)
+            if problem:
+                raise ConfigError(problem)
+        return cls(**merged)  # type: ignore[arg-type]
+
+    def updated(self, changes: Mapping[str, Value]) -> NodeSettings:
+        """A copy with `changes` applied (already validated by `check_changes`)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _problem(spec: ParamSpec, value: Value) -> str:
+    """Why `value` is not acceptable for `spec`, or '' when it is (ranges: rclpy checks them)."""
+    if spec.choices and value not in spec.choices:
+        return f"{spec.name}={value!r} is not one of {', '.join(spec.choices)}"
+    if spec.name == "gallery_path" and not str(value).strip():
+        return "gallery_path is empty; set it to the gallery folder"
+    return ""
+
+
+def declare(node: Node) -> NodeSettings:
+    """Declare every parameter on `node` (values from --params-file win) and read them."""
+    values: dict[str, Value] = {}
+    for spec in SPECS:
+        values[spec.name] = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+    return NodeSettings.from_values(values)
+
+
+def check_changes(changes: Sequence[Parameter]) -> SetParametersResult:
+    """The on-set hook: refuse changes of fixed parameters and bad choices, with a reason."""
+    for param in changes:
+        if param.name.startswith(ENGINE_PREFIX):
+            return SetParametersResult(
+                successful=False,
+                reason=f"{param.name} cannot change while the node runs (the gallery features "
+                "depend on it); restart the node with the new value",
+            )
+        spec = _BY_NAME.get(param.name)
+        if spec is None:
+            continue  # not ours (e.g. use_sim_time): rclpy handles it
+        if not spec.dynamic:
+            return SetParametersResult(
+                successful=False,
+                reason=f"{spec.name} cannot change while the node runs; restart the node with "
+                "the new value (e.g. in config/pixret.yaml)",
+            )
+        problem = _problem(spec, param.value)
+        if problem:
+            return SetParametersResult(successful=False, reason=problem)
+    return SetParametersResult(successful=True)
+
+
+ENGINE_PREFIX = "engine."
+# Engine fields that are node parameters of their own (top level): not repeated under engine.
+_ENGINE_SHARED = ("score_threshold", "temporal")
+
+
+def _field_docs() -> dict[str, str]:
+    """`name: text` entries of EngineConfig's 'Attributes:' docstring section, one line each."""
+    doc = (EngineConfig.__doc__ or "").split("Attributes:", 1)[-1]
+    docs: dict[str, str] = {}
+    for match in re.finditer(r"^ {8}(\w+): (.*(?:\n {12}.*)*)", doc, flags=re.MULTILINE):
+        docs[match.group(1)] = " ".join(match.group(2).split())
+    return docs
+
+
+def engine_specs() -> tuple[ParamSpec, ...]:
+    """One fixed parameter per EngineConfig field, default and description from the engine."""
+    docs = _field_docs()
+    specs = []
+    for field in dataclasses.fields(EngineConfig):
+        if field.name in _ENGINE_SHARED:
+            continue
+        default = field.default
+        value: Value = [float(v) for v in default] if isinstance(default, tuple) else default  # type: ignore[assignment]
+        description = docs.get(field.name, f"EngineConfig.{field.name}")
+        specs.append(ParamSpec(ENGINE_PREFIX + field.name, value, description, dynamic=False))
+    return tuple(specs)
+
+
+def declare_engine(node: Node, settings: NodeSettings) -> EngineConfig:
+    """Declare the engine.* parameters and build the EngineConfig (ConfigError if out of range)."""
+    values: dict[str, object] = {
+        "score_threshold": settings.score_threshold,
+        "temporal": settings.temporal,
+    }
+    for spec in engine_specs():
+        value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        name = spec.name.removeprefix(ENGINE_PREFIX)
+        values[name] = tuple(value) if isinstance(value, list | tuple) else value
+    return EngineConfig(**values)  # type: ignore[arg-type]
+
+
+def all_names() -> list[str]:
+    """Every parameter the node declares (node and engine), for checks of parameter files."""
+    return [spec.name for spec in (*SPECS, *engine_specs())]
