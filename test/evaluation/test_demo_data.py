@@ -135,11 +135,13 @@ def test_gallery_holds_every_instance_in_the_contract_layout(quick: Path) -> Non
     for folder in gallery.iterdir():
         view = cv2.imread(str(folder / "view_000.png"), cv2.IMREAD_UNCHANGED)
         mask = cv2.imread(str(folder / "view_000_mask.png"), cv2.IMREAD_UNCHANGED)
+        assert view is not None
+        assert mask is not None
         assert view.ndim == 3
         assert mask.dtype == np.uint8
         assert mask.shape == view.shape[:2]
         assert set(np.unique(mask)) <= {0, 255}
-        assert 0.15 < (mask > 0).mean() <= 1.0, folder.name
+        assert 0.15 < float(np.mean(mask > 0)) <= 1.0, folder.name
 
 
 def test_make_demo_command(quick: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
