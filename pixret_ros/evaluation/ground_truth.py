@@ -21,7 +21,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeGuard
+from types import MappingProxyType
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,9 @@ from pycocotools import mask as coco_mask
 
 from pixret_ros.evaluation.errors import GroundTruthError
 from pixret_ros.evaluation.records import InstanceTruth
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 BoolMask = npt.NDArray[np.bool_]
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -91,6 +95,8 @@ class GroundTruth:
         path: the json file.
         frames: frame names in `images[]` order.
         instances: instance names, sorted.
+        image_ids: frame name -> COCO image id (for writing COCO results).
+        category_ids: instance name -> COCO category id.
     """
 
     def __init__(
@@ -102,6 +108,8 @@ class GroundTruth:
         sizes: dict[str, tuple[int, int] | None],
         annotations: dict[str, list[_Annotation]],
         junk: dict[str, set[str]],
+        image_ids: dict[str, int],
+        category_ids: dict[str, int],
     ) -> None:
         self.path = path
         self.frames = frames
@@ -109,6 +117,8 @@ class GroundTruth:
         self._sizes = sizes
         self._annotations = annotations
         self._junk = junk
+        self.image_ids: Mapping[str, int] = MappingProxyType(image_ids)
+        self.category_ids: Mapping[str, int] = MappingProxyType(category_ids)
 
     def truths(self) -> list[InstanceTruth]:
         """One record per instance (sorted by name): its positive and junk frames."""
@@ -355,4 +365,6 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
         sizes=sizes,
         annotations=dict(by_frame),
         junk=dict(junk),
+        image_ids={name: image_id for image_id, name in images.items()},
+        category_ids={name: category_id for category_id, name in categories.items()},
     )

@@ -221,24 +221,25 @@ def ranking(
     return ranked
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in ("S", "D"):
+        raise InputError(f"kind must be 'S' (masks) or 'D' (boxes), got {kind!r}")
+
+
 def _iou(frame: RankedFrame, kind: IoUKind) -> float:
-    if kind == "S":
-        return frame.mask_iou
-    if kind == "D":
-        return frame.box_iou
-    raise InputError(f"kind must be 'S' (masks) or 'D' (boxes), got {kind!r}")
+    return frame.mask_iou if kind == "S" else frame.box_iou
 
 
-def _hit_ranks(ranked: Sequence[RankedFrame], kind: IoUKind, threshold: float) -> list[int]:
-    return [r for r, f in enumerate(ranked) if f.positive and _iou(f, kind) > threshold]
+Positives = list[tuple[int, RankedFrame]]
 
 
-def _num_positives(ranked: Sequence[RankedFrame]) -> int:
-    return sum(f.positive for f in ranked)
+def _positives(ranked: Sequence[RankedFrame]) -> Positives:
+    """(rank, frame) of the annotated frames: the only ones that can be hits."""
+    return [(r, f) for r, f in enumerate(ranked) if f.positive]
 
 
-def _positive_ranks(ranked: Sequence[RankedFrame]) -> list[int]:
-    return [r for r, f in enumerate(ranked) if f.positive]
+def _hit_ranks(positives: Positives, kind: IoUKind, threshold: float) -> list[int]:
+    return [r for r, f in positives if _iou(f, kind) > threshold]
 
 
 def _check_thresholds(thresholds: Sequence[float]) -> None:
@@ -269,11 +270,11 @@ def image_map(rankings: Rankings) -> float | None:
     Args:
         rankings: instance name -> its `ranking`.
     """
-    aps = [
-        average_precision(_positive_ranks(r), num_positives=_num_positives(r))
-        for r in rankings.values()
-        if _num_positives(r)
-    ]
+    aps = []
+    for ranked in rankings.values():
+        positives = _positives(ranked)
+        if positives:
+            aps.append(average_precision([r for r, _ in positives], num_positives=len(positives)))
     return _mean(aps)
 
 
@@ -287,12 +288,14 @@ def pixel_map(
     mAP_t is the mean AP over the instances with at least one positive at t (the others are
     left out at t; a t where no instance has one gives mAP_t = 0). Result: mean of mAP_t.
     """
+    _check_kind(kind)
     _check_thresholds(thresholds)
+    all_positives = [_positives(r) for r in rankings.values()]
     per_t = []
     for t in thresholds:
         aps = []
-        for ranked in rankings.values():
-            hits = _hit_ranks(ranked, kind, t)
+        for positives in all_positives:
+            hits = _hit_ranks(positives, kind, t)
             if hits:
                 aps.append(average_precision(hits, num_positives=len(hits)))
         per_t.append(_mean(aps) or 0.0)
@@ -308,19 +311,18 @@ def strict_pixel_map(
     term with n = number of annotated frames. Instances without annotated frames are left out;
     a t with no such instance gives 0. Result: mean over t of the mean AP_t.
     """
+    _check_kind(kind)
     _check_thresholds(thresholds)
-    counted = [r for r in rankings.values() if _num_positives(r)]
+    counted = [p for p in (_positives(r) for r in rankings.values()) if p]
     per_t = []
     for t in thresholds:
-        aps = [
-            average_precision(_hit_ranks(r, kind, t), num_positives=_num_positives(r))
-            for r in counted
-        ]
+        aps = [average_precision(_hit_ranks(p, kind, t), num_positives=len(p)) for p in counted]
         per_t.append(_mean(aps) or 0.0)
     return sum(per_t) / len(per_t)
 
 
 def _instance_miou(ranked: Sequence[RankedFrame], kind: IoUKind) -> float | None:
+    _check_kind(kind)
     # Undetected frames carry IoU 0 in the ranking.
     return _mean([_iou(f, kind) for f in ranked if f.positive])
 
@@ -419,7 +421,9 @@ def pr_curve(
     below recall 1 when positives were missed. Undetected frames add no point (no score
     threshold reaches them). Empty when nothing is detected or nothing is annotated.
     """
-    total = _num_positives(ranked)
+    if kind is not None:
+        _check_kind(kind)
+    total = sum(f.positive for f in ranked)
     points: list[PRPoint] = []
     hits = 0
     for rank, frame in enumerate(ranked):
@@ -442,14 +446,15 @@ def _instance_metrics(
     thresholds: Sequence[float],
     hit_iou: float,
 ) -> InstanceMetrics:
-    n = _num_positives(ranked)
+    positives = _positives(ranked)
+    n = len(positives)
 
     def pixel_ap(kind: IoUKind, *, strict: bool) -> float | None:
         if not n:
             return None
         aps = []
         for t in thresholds:
-            hits = _hit_ranks(ranked, kind, t)
+            hits = _hit_ranks(positives, kind, t)
             denom = n if strict else len(hits)
             aps.append(average_precision(hits, num_positives=denom) if hits else 0.0)
         return sum(aps) / len(aps)
@@ -460,7 +465,7 @@ def _instance_metrics(
         num_positives=n,
         num_junk=len(truth.junk),
         num_detected=sum(f.score is not None for f in ranked),
-        image_ap=average_precision(_positive_ranks(ranked), num_positives=n) if n else None,
+        image_ap=average_precision([r for r, _ in positives], num_positives=n) if n else None,
         pixel_ap_S=pixel_ap("S", strict=False),
         pixel_ap_D=pixel_ap("D", strict=False),
         strict_pixel_ap_S=pixel_ap("S", strict=True),

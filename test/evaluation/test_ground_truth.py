@@ -84,6 +84,8 @@ def test_rle_round_trip_union_polygon_junk_and_negatives(tmp_path: Path) -> None
     gt = load_ground_truth(write(tmp_path, doc))
     assert gt.frames == ("a.png", "b.png", "c.jpg")
     assert gt.instances == ("book_2", "mug")
+    assert gt.image_ids == {"a.png": 1, "b.png": 2, "c.jpg": 3}
+    assert gt.category_ids == {"mug": 7, "book_2": 9}
     assert gt.truths() == [
         InstanceTruth("book_2", frozenset({"b.png"}), frozenset({"a.png"})),
         InstanceTruth("mug", frozenset({"a.png"}), frozenset()),
