@@ -1,0 +1,304 @@
+"""Play a rosbag2 over DDS: a small `ros2 bag play` for installs without rosbag2.
+
+Two pacings:
+- real time: each message leaves at its bag timestamp, scaled by `--rate` (2 = twice as
+  fast); a late message is sent at once, never skipped, and the lateness is reported;
+- lockstep (`--lockstep TOPIC`): as fast as the subscriber keeps up: after each message the
+  player waits until a message with the same header stamp appears on TOPIC (the node's
+  `~/detections` answer every frame), or `--answer-timeout` passes (counted as unanswered).
+  So a slow node sees every frame and offline and live numbers can be compared.
+
+Messages are published as the bag's CDR bytes, unchanged: header stamps (the frame names of
+DESIGN section 5) and everything else arrive exactly as recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, cast
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+
+from pixret_ros.evaluation.bag_io import header_stamp_ns, open_bag, typestore
+from pixret_ros.evaluation.errors import BagError
+from pixret_ros.ros.bag_common import EXIT_INTERRUPTED, BagToolError, message_class
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from rclpy.node import Node
+    from rclpy.publisher import Publisher
+    from rosbags.interfaces import Connection
+    from std_msgs.msg import Header
+
+ANSWER_TYPE = "pixret_ros/msg/InstanceDetectionArray"
+
+
+class _Stamped(Protocol):
+    header: Header
+
+
+@dataclass
+class PlayStats:
+    """What a playback did (printed at the end; tests read it)."""
+
+    published: int = 0
+    answered: int = 0
+    unanswered: int = 0
+    max_late_s: float = 0.0
+    seconds: float = 0.0
+
+
+def parse_remaps(items: Sequence[str]) -> dict[str, str]:
+    """`FROM:=TO` pairs (as in `--ros-args -r`) to a dict; BagToolError on a malformed one."""
+    out = {}
+    for item in items:
+        source, sep, target = item.partition(":=")
+        if not sep or not source or not target:
+            raise BagToolError(
+                f"--remap {item!r}: write it as FROM:=TO, e.g. /camera/image_raw:=/image"
+            )
+        out[source] = target
+    return out
+
+
+class _Answers:
+    """Header stamps seen on the answer topic; the player waits on them."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._changed = threading.Condition()
+
+    def add(self, msg: _Stamped) -> None:
+        with self._changed:
+            self._seen.add(header_stamp_ns(msg.header))
+            self._changed.notify_all()
+
+    def wait_for(self, stamp: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: stamp in self._seen, timeout)
+
+
+class Player:
+    """Publishes the messages of a bag on a node; call `play()` once."""
+
+    def __init__(
+        self,
+        node: Node,
+        bag: Path,
+        *,
+        topics: Sequence[str] = (),
+        remaps: dict[str, str] | None = None,
+        reliable: bool = True,
+    ) -> None:
+        self.node = node
+        self.bag = bag
+        self._remaps = remaps or {}
+        self._store = typestore()
+        with open_bag(bag) as reader:
+            connections = [c for c in reader.connections if not topics or c.topic in topics]
+            missing = sorted(set(topics) - {c.topic for c in connections})
+            if missing:
+                listing = ", ".join(sorted(reader.topics)) or "none"
+                raise BagToolError(
+                    f"bag {bag} has no topic {', '.join(missing)}; its topics: {listing}"
+                )
+        qos = QoSProfile(depth=10) if reliable else qos_profile_sensor_data
+        self._publishers: dict[str, Publisher] = {}
+        for connection in connections:
+            if connection.topic not in self._publishers:
+                cls = message_class(connection.msgtype)
+                target = self._remaps.get(connection.topic, connection.topic)
+                self._publishers[connection.topic] = node.create_publisher(cls, target, qos)
+        self._topics = sorted(self._publishers)
+
+    @property
+    def targets(self) -> list[str]:
+        """The topics published on, remaps applied."""
+        return [self._remaps.get(t, t) for t in self._topics]
+
+    def wait_for_subscribers(self, count: int, timeout: float) -> None:
+        """Block until every publisher has `count` subscribers (0: do not wait)."""
+        deadline = time.monotonic() + timeout
+        for topic, publisher in self._publishers.items():
+            while publisher.get_subscription_count() < count:
+                if time.monotonic() > deadline:
+                    target = self._remaps.get(topic, topic)
+                    raise BagToolError(
+                        f"no subscriber on {target} after {timeout:g} s: is the node running, "
+                        "in the same ROS_DOMAIN_ID, subscribed to that topic? (--remap FROM:=TO "
+                        "renames a bag topic; --wait-subscribers 0 plays to nobody)"
+                    )
+                time.sleep(0.05)
+
+    def _messages(self) -> Iterator[tuple[Connection, int, bytes]]:
+        with open_bag(self.bag) as reader:
+            wanted = [c for c in reader.connections if c.topic in self._publishers]
+            for connection, timestamp, data in reader.messages(connections=wanted):
+                yield connection, timestamp, bytes(data)
+
+    def _stamp(self, connection: Connection, data: bytes) -> int:
+        """Header stamp of a raw message (what the answer carries back)."""
+        try:
+            msg = self._store.deserialize_cdr(data, connection.msgtype)
+            return header_stamp_ns(cast("_Stamped", msg).header)
+        except (AttributeError, KeyError) as err:
+            raise BagToolError(
+                f"--lockstep needs messages with a std_msgs/Header; {connection.topic} carries "
+                f"{connection.msgtype} ({err})"
+            ) from None
+
+    def play(
+        self,
+        *,
+        rate: float = 1.0,
+        answers: _Answers | None = None,
+        answer_timeout: float = 5.0,
+    ) -> PlayStats:
+        """Publish every message; real time / `rate`, or lockstep when `answers` is given."""
+        stats = PlayStats()
+        started = time.monotonic()
+        first: int | None = None
+        for connection, timestamp, data in self._messages():
+            if not rclpy.ok(context=self.node.context):
+                break
+            if answers is None:
+                first = timestamp if first is None else first
+                due = started + (timestamp - first) / 1e9 / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    stats.max_late_s = max(stats.max_late_s, -delay)
+            self._publishers[connection.topic].publish(data)
+            stats.published += 1
+            if answers is not None:
+                if answers.wait_for(self._stamp(connection, data), answer_timeout):
+                    stats.answered += 1
+                else:
+                    stats.unanswered += 1
+        stats.seconds = time.monotonic() - started
+        return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command line of the player."""
+    parser = argparse.ArgumentParser(
+        prog="pixret-play",
+        description=(
+            "Play a rosbag2 (mcap or sqlite3) over DDS, messages byte-for-byte as recorded: "
+            "in real time (scaled by --rate) or in lockstep with a node's answers."
+        ),
+        epilog=(
+            "examples:\n"
+            "  pixret-play build/demo/bag --remap /camera/image_raw:=/image\n"
+            "  pixret-play build/demo/bag --remap /camera/image_raw:=/image --rate 0.5\n"
+            "  pixret-play build/demo/bag --remap /camera/image_raw:=/image \\\n"
+            "      --lockstep /pixret_node/detections"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bag", type=Path, help="rosbag2 folder")
+    parser.add_argument("--topics", nargs="+", default=[], help="bag topics to play (default: all)")
+    parser.add_argument(
+        "--remap",
+        action="append",
+        default=[],
+        metavar="FROM:=TO",
+        help="publish bag topic FROM on TO",
+    )
+    pacing = parser.add_mutually_exclusive_group()
+    pacing.add_argument(
+        "--rate", type=float, default=1.0, help="speed factor of real-time playback (default 1)"
+    )
+    pacing.add_argument(
+        "--lockstep",
+        metavar="TOPIC",
+        help=f"send the next message once TOPIC ({ANSWER_TYPE}) answered this one's stamp",
+    )
+    parser.add_argument(
+        "--answer-timeout", type=float, default=5.0, help="lockstep: seconds to wait per message"
+    )
+    parser.add_argument(
+        "--wait-subscribers", type=int, default=1, help="subscribers each topic needs before play"
+    )
+    parser.add_argument(
+        "--wait-timeout", type=float, default=30.0, help="seconds to wait for them (default 30)"
+    )
+    parser.add_argument(
+        "--best-effort", action="store_true", help="publish best effort (default: reliable)"
+    )
+    return parser
+
+
+def _report(stats: PlayStats, targets: Sequence[str], lockstep: str | None) -> str:
+    rate = stats.published / stats.seconds if stats.seconds > 0 else 0.0
+    line = (
+        f"pixret-play: published {stats.published} messages on {', '.join(targets)} in "
+        f"{stats.seconds:.1f} s ({rate:.1f} Hz)"
+    )
+    if lockstep is not None:
+        return f"{line}; {stats.answered} answered on {lockstep}, {stats.unanswered} not in time"
+    return f"{line}; at most {stats.max_late_s * 1000:.0f} ms late"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the player; exit 0 when the bag was played, 1 on an error, 130 on Ctrl-C."""
+    args = build_parser().parse_args(argv)
+    if args.rate <= 0:
+        print(f"pixret-play: --rate must be > 0, got {args.rate}", file=sys.stderr)
+        return 1
+    rclpy.init()
+    node = rclpy.create_node("pixret_player")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
+    try:
+        player = Player(
+            node,
+            args.bag,
+            topics=args.topics,
+            remaps=parse_remaps(args.remap),
+            reliable=not args.best_effort,
+        )
+        answers = None
+        if args.lockstep is not None:
+            answers = _Answers()
+            node.create_subscription(message_class(ANSWER_TYPE), args.lockstep, answers.add, 100)
+        spinner.start()
+        player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout)
+        stats = player.play(rate=args.rate, answers=answers, answer_timeout=args.answer_timeout)
+        print(_report(stats, player.targets, args.lockstep), flush=True)
+        if not rclpy.ok(context=node.context):  # SIGINT reached rclpy's handler first
+            return EXIT_INTERRUPTED
+    except (BagToolError, BagError) as err:
+        print(f"pixret-play: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    if not stats.published:
+        print(f"pixret-play: bag {args.bag} holds no message on those topics", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _spin(executor: SingleThreadedExecutor) -> None:
+    """Serve the answer subscription in the background until shutdown."""
+    with contextlib.suppress(ExternalShutdownException):
+        executor.spin()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
