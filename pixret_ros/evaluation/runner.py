@@ -1,0 +1,580 @@
+"""Run the engine over a recording or a folder and write predictions, metrics and the report.
+
+The evaluator runs the very same `PixelRetriever` the node runs, in-process (no DDS), so the
+offline numbers are the node's numbers (DESIGN section 1). Only `process()` calls count as
+engine time; everything else (reading and decoding frames, judging detections against the
+truth, writing files, metrics, the report) is evaluator overhead and is reported as a ratio
+of the engine time in `metrics.json` (`evaluator_overhead_ratio`; target <= 0.2).
+
+`--recorded` evaluates what the node itself published instead (its `~/detections` and
+`~/mask` recorded into a bag): frames the recording lacks count as dropped (missed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+import numpy as np
+import yaml
+from pycocotools import mask as coco_mask
+from tqdm import tqdm
+
+from pixret_ros.engine.types import Box, Detection
+from pixret_ros.evaluation import bag_io, report
+from pixret_ros.evaluation.errors import InputError
+from pixret_ros.evaluation.frames import Frame, list_frame_files, read_frame_folder
+from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
+from pixret_ros.evaluation.metrics import (
+    METRIC_KEYS,
+    box_iou,
+    compute_metrics,
+    mask_iou,
+    ranking,
+)
+from pixret_ros.evaluation.records import DetectionRecord
+
+if TYPE_CHECKING:
+    from pixret_ros.engine.pipeline import GalleryLike
+    from pixret_ros.engine.types import BoolMask, RGBImage
+    from pixret_ros.evaluation.records import RankedFrame
+
+Method = Literal["pixret", "baseline"]
+METHODS: tuple[Method, ...] = ("pixret", "baseline")
+SourceKind = Literal["bag", "frames", "recorded"]
+#: The three files `run` writes into OUT.
+PREDICTIONS, METRICS, REPORT = "predictions.json", "metrics.json", "report.html"
+
+
+class Engine(Protocol):
+    """What the runner needs of PixelRetriever (and of the SIFT baseline, same API)."""
+
+    last_timings: dict[str, float]
+
+    def process(self, frame: RGBImage) -> list[Detection]:
+        """Every detection in `frame`, best score first."""
+        ...
+
+
+class Source(NamedTuple):
+    """Where frames (or recorded outputs) come from.
+
+    Attributes:
+        kind: `bag` (camera topic of a rosbag2), `frames` (image folder) or `recorded` (the
+            node's recorded `~/detections` and `~/mask`).
+        path: bag folder or image folder.
+        topic: camera topic (`bag`); with `recorded`, an optional camera topic in the same bag
+            whose frames are used for the report's overlays.
+        detections_topic: `recorded` only; None = the bag's one InstanceDetectionArray topic.
+        mask_topic: `recorded` only; None = the sibling `mask` topic of `detections_topic`.
+    """
+
+    kind: SourceKind
+    path: Path
+    topic: str | None = None
+    detections_topic: str | None = None
+    mask_topic: str | None = None
+
+    def describe(self) -> str:
+        """One line for the report and metrics.json."""
+        if self.kind == "bag":
+            return f"bag {self.path} topic {self.topic}"
+        if self.kind == "frames":
+            return f"folder {self.path}"
+        return f"recording {self.path} ({self.detections_topic}, {self.mask_topic})"
+
+    def names(self) -> list[str]:
+        """Names of all input frames in input order (bag: from header stamps, no decoding)."""
+        if self.kind == "bag":
+            return bag_io.list_frame_names(self.path, self._topic())
+        return [f.name for f in list_frame_files(self.path)]
+
+    def frames(self, names: Iterable[str] | None = None) -> Iterator[Frame]:
+        """The frames, decoded to RGB; only `names` if given."""
+        wanted = None if names is None else set(names)
+        if self.kind == "frames":
+            return read_frame_folder(self.path, names=wanted)
+        return bag_io.read_frames(self.path, self._topic(), names=wanted)
+
+    def _topic(self) -> str:
+        if self.topic is None:
+            raise InputError(f"{self.describe()}: a camera topic is needed (--topic)")
+        return self.topic
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """One evaluation run (the arguments of `pixret-eval run`).
+
+    Attributes:
+        gallery: gallery folder (DESIGN section 4); the engine may write caches into it.
+        gt: COCO ground-truth json.
+        source: frames or recorded outputs.
+        out: folder for predictions.json, metrics.json and report.html (created if missing).
+        method: `pixret` (PixelRetriever) or `baseline` (SIFT + homography).
+        temporal: stream mode (`EngineConfig.temporal`): frames are passed in input order.
+        config: EngineConfig field overrides, e.g. {"score_threshold": 0.6}.
+        progress: show a tqdm progress bar on stderr.
+    """
+
+    gallery: Path
+    gt: Path
+    source: Source
+    out: Path
+    method: Method = "pixret"
+    temporal: bool = False
+    config: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    progress: bool = True
+
+
+class RunResult(NamedTuple):
+    """What a run produced: the metrics dict (as written) and the paths of the three files."""
+
+    metrics: dict[str, object]
+    predictions: Path
+    metrics_path: Path
+    report: Path
+
+
+class KeptDetection(NamedTuple):
+    """The best detection of one instance in one frame, kept compactly for the report."""
+
+    score: float
+    accepted: bool
+    rle: dict[str, object]
+    box: Box
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """`KEY=VALUE` strings to EngineConfig overrides (VALUE read as YAML; lists become tuples)."""
+    from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 - torch-free parse first
+
+    fields = {f.name for f in dataclasses.fields(EngineConfig)}
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise InputError(
+                f"--config {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}"
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise InputError(f"--config {item!r}: {text!r} is not a valid value") from None
+        overrides[key] = tuple(value) if isinstance(value, list) else value
+    return overrides
+
+
+def open_gallery(path: Path) -> GalleryLike:
+    """The gallery folder as the engine reads it; InputError if there is none."""
+    if not path.is_dir():
+        raise InputError(f"gallery folder {path} does not exist (DESIGN section 4 layout)")
+    from pixret_ros.engine.gallery import Gallery  # noqa: PLC0415 - keeps --help fast
+
+    return Gallery(path)
+
+
+def build_engine(
+    gallery: GalleryLike, method: Method, *, temporal: bool, config: Mapping[str, object]
+) -> tuple[Engine, dict[str, object]]:
+    """The engine of `method` over `gallery`, and its settings as a dict (for metrics.json)."""
+    from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 - loads torch
+
+    settings = EngineConfig(**{**config, "temporal": temporal})  # type: ignore[arg-type]
+    engine: Engine
+    if method == "baseline":
+        from pixret_ros.engine.baseline import SiftBaseline  # noqa: PLC0415
+
+        engine = SiftBaseline(gallery, settings)
+    else:
+        from pixret_ros.engine.pipeline import PixelRetriever  # noqa: PLC0415
+
+        engine = PixelRetriever(gallery, settings)
+    return engine, dataclasses.asdict(settings)
+
+
+def _coco_ids(path: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """image_id per frame name and category_id per instance, for predictions.json.
+
+    The file was already checked by `load_ground_truth`, so this only reads two id tables.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    images = {
+        str(i["file_name"]).replace("\\", "/").rsplit("/", 1)[-1]: int(i["id"])
+        for i in data["images"]
+    }
+    return images, {str(c["name"]): int(c["id"]) for c in data["categories"]}
+
+
+def check_inputs(gt: GroundTruth, input_names: Sequence[str], gallery_names: Sequence[str]) -> None:
+    """Refuse a run whose ground truth does not fit its input, before any frame is processed.
+
+    Raises:
+        InputError: duplicate input frame names; ground-truth frames the input lacks; ground-
+            truth instances the gallery lacks. Each message names them (the first ten).
+    """
+    counts = Counter(input_names)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
+    if duplicates:
+        raise InputError(
+            f"{len(duplicates)} input frames share a name ({_some(duplicates)}); frames are "
+            "named by header stamp, so every message needs its own stamp"
+        )
+    missing = [f for f in gt.frames if f not in counts]
+    if missing:
+        raise InputError(
+            f"ground truth {gt.path} names {len(missing)} frames the input lacks: "
+            f"{_some(missing)}; the input's frames are named like {_some(list(input_names), 3)} "
+            "(bag frames are <header stamp ns>.png, as `pixret-eval export-frames` writes them)"
+        )
+    unknown = [name for name in gt.instances if name not in set(gallery_names)]
+    if unknown:
+        raise InputError(
+            f"ground truth {gt.path} names instances the gallery lacks: {_some(unknown)}; "
+            f"the gallery has {_some(list(gallery_names)) or 'no instances'}"
+        )
+
+
+def _some(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def encode_mask(mask: BoolMask) -> dict[str, object]:
+    """COCO RLE of a bool mask, `counts` as a string (JSON-ready)."""
+    rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+class _PredictionWriter:
+    """Streams COCO result entries to OUT/predictions.json (written beside, renamed at close)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._partial = path.with_name(path.name + ".partial")
+        self._file = self._partial.open("w", encoding="utf-8")
+        self._file.write("[")
+        self.count = 0
+
+    def add(self, entry: Mapping[str, object]) -> None:
+        self._file.write(("\n" if not self.count else ",\n") + json.dumps(entry))
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.write("\n]\n")
+        self._file.close()
+        self._partial.replace(self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._partial.unlink(missing_ok=True)
+
+
+class _Judge:
+    """Turns each frame's detections into DetectionRecords and predictions.json entries."""
+
+    def __init__(self, gt: GroundTruth, writer: _PredictionWriter, extra: Sequence[str]) -> None:
+        self.gt = gt
+        self.frames = set(gt.frames)
+        self.image_ids, self.category_ids = _coco_ids(gt.path)
+        # Instances the engine knows but the ground truth does not get ids after the GT's.
+        first_free = max(self.category_ids.values(), default=0) + 1
+        for offset, name in enumerate(n for n in extra if n not in self.category_ids):
+            self.category_ids[name] = first_free + offset
+        self.writer = writer
+        self.records: list[DetectionRecord] = []
+        self.kept: dict[tuple[str, str], KeptDetection] = {}
+        self.unjudged = 0  # detections of instances the ground truth does not have
+        self.outside = 0  # input frames the ground truth does not list
+
+    def add(self, frame: str, shape: tuple[int, int], detections: Sequence[Detection]) -> None:
+        if frame not in self.frames:
+            self.outside += 1
+            return
+        size = self.gt.image_size(frame)
+        if size is not None and size != shape:
+            raise InputError(
+                f"frame {frame} is {shape[1]}x{shape[0]} pixels, ground truth {self.gt.path} "
+                f"says {size[1]}x{size[0]}; was the truth made on other (resized) frames?"
+            )
+        truths = self.gt.masks(frame)
+        empty = np.zeros(shape, dtype=bool)
+        for det in detections:
+            self._add(frame, det, truths.get(det.name, empty))
+
+    def _add(self, frame: str, det: Detection, truth: BoolMask) -> None:
+        rle = encode_mask(det.mask)
+        category = self.category_ids.get(det.name)
+        self.writer.add(
+            {
+                "image_id": self.image_ids[frame],
+                "category_id": category,
+                "category_name": det.name,
+                "score": float(det.score),
+                "bbox": [det.box.x, det.box.y, det.box.width, det.box.height],
+                "segmentation": rle,
+                "accepted": bool(det.accepted),
+                "inliers": int(det.inliers),
+            }
+        )
+        if det.name not in self.gt.instances:
+            self.unjudged += 1
+            return
+        self.records.append(
+            DetectionRecord(
+                frame,
+                det.name,
+                float(det.score),
+                mask_iou(det.mask, truth),
+                box_iou(det.mask, truth),
+                bool(det.accepted),
+            )
+        )
+        kept = self.kept.get((frame, det.name))
+        if kept is None or det.score > kept.score:
+            self.kept[(frame, det.name)] = KeptDetection(det.score, det.accepted, rle, det.box)
+
+
+class _Timer:
+    """Wall time of the whole run and the part spent inside the engine."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.setup_s = 0.0
+        self.latencies_ms: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+
+    def engine_s(self) -> float:
+        return sum(self.latencies_ms) / 1000
+
+    def overhead_s(self) -> float:
+        return time.perf_counter() - self.start - self.setup_s - self.engine_s()
+
+
+def _run_engine(
+    engine: Engine, source: Source, names: Sequence[str], judge: _Judge, timer: _Timer, *, bar: bool
+) -> None:
+    """Pass every input frame through the engine in order, timing only `process()`."""
+    frames = tqdm(source.frames(), total=len(names), unit="frame", disable=not bar, desc="frames")
+    for frame in frames:
+        start = time.perf_counter()
+        detections = engine.process(frame.image)
+        timer.latencies_ms.append((time.perf_counter() - start) * 1000)
+        for stage, ms in engine.last_timings.items():
+            timer.stages.setdefault(stage, []).append(ms)
+        judge.add(frame.name, frame.image.shape[:2], detections)
+
+
+def resolve_recording_topics(source: Source) -> Source:
+    """Fill in the recording's detection and mask topics where the user gave none."""
+    detections_topic = source.detections_topic
+    if detections_topic is None:
+        topics = bag_io.find_detection_topics(source.path)
+        if len(topics) != 1:
+            raise InputError(
+                f"bag {source.path} has {len(topics)} InstanceDetectionArray topics "
+                f"({', '.join(topics) or 'none'}); choose one with --detections-topic"
+            )
+        detections_topic = topics[0]
+    mask_topic = source.mask_topic or detections_topic.rsplit("/", 1)[0] + "/mask"
+    return source._replace(detections_topic=detections_topic, mask_topic=mask_topic)
+
+
+def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool) -> int:
+    """Judge the node's recorded outputs; return the number of ground-truth frames it lacks."""
+    assert source.detections_topic is not None  # noqa: S101 - resolve_recording_topics ran
+    assert source.mask_topic is not None  # noqa: S101
+    seen: set[str] = set()
+    recorded = bag_io.read_recording(source.path, source.detections_topic, source.mask_topic)
+    for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
+        if frame.name in seen:
+            continue  # a repeated stamp: the first output counts
+        seen.add(frame.name)
+        if frame.labels is not None:
+            height, width = frame.labels.shape
+            judge.add(frame.name, (height, width), _detections_of(frame))
+        # else: no detections in this frame, which is what no record means
+    return sum(f not in seen for f in gt.frames)
+
+
+def _detections_of(frame: bag_io.RecordedFrame) -> list[Detection]:
+    """Recorded detections as engine Detections: mask = label image == label; all published."""
+    out = []
+    for d in frame.detections:
+        assert frame.labels is not None  # noqa: S101 - frames with detections carry a mask
+        mask = frame.labels == d.label
+        out.append(
+            Detection(
+                name=d.name,
+                score=d.score,
+                box=Box(d.x, d.y, d.width, d.height),
+                mask=mask,
+                inliers=d.inliers,
+                homography=d.homography,
+                view_index=-1,  # not published by the node
+                accepted=True,  # the node publishes accepted detections only
+            )
+        )
+    return out
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def _timing_figures(timer: _Timer, num_frames: int) -> dict[str, object]:
+    engine_s = timer.engine_s()
+    return {
+        "fps": num_frames / engine_s if engine_s > 0 else None,
+        "latency_ms_p50": _percentile(timer.latencies_ms, 50),
+        "latency_ms_p95": _percentile(timer.latencies_ms, 95),
+        "latency_ms_max": max(timer.latencies_ms, default=None),
+        "stage_ms_median": {s: float(np.median(v)) for s, v in timer.stages.items()},
+        "engine_setup_s": timer.setup_s,
+        "engine_time_s": engine_s,
+    }
+
+
+def run(options: RunOptions) -> RunResult:
+    """Evaluate one method on one input against one ground truth; write the three files."""
+    timer = _Timer()
+    gt = load_ground_truth(options.gt)
+    source = options.source
+    engine: Engine | None = None
+    settings: dict[str, object] = {}
+    if source.kind == "recorded":
+        source = resolve_recording_topics(source)
+        input_names: list[str] = list(gt.frames)
+        gallery_names: list[str] = list(gt.instances)
+    else:
+        input_names = source.names()
+        gallery = open_gallery(options.gallery)
+        gallery_names = gallery.names()
+        check_inputs(gt, input_names, gallery_names)  # before the (slow) engine set-up
+        setup = time.perf_counter()
+        engine, settings = build_engine(
+            gallery, options.method, temporal=options.temporal, config=options.config
+        )
+        timer.setup_s = time.perf_counter() - setup
+    options.out.mkdir(parents=True, exist_ok=True)
+    writer = _PredictionWriter(options.out / PREDICTIONS)
+    judge = _Judge(gt, writer, gallery_names)
+    dropped = 0
+    try:
+        if engine is None:
+            dropped = _read_recording(source, gt, judge, bar=options.progress)
+        else:
+            _run_engine(engine, source, input_names, judge, timer, bar=options.progress)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    frames = [name for name in input_names if name in judge.frames]
+    metrics: dict[str, object] = dict(compute_metrics(frames, gt.truths(), judge.records))
+    if engine is None:
+        metrics.update(fps=None, latency_ms_p50=None, latency_ms_p95=None)
+    else:
+        metrics.update(_timing_figures(timer, len(input_names)))
+    metrics.update(
+        method="recorded" if engine is None else options.method,
+        temporal=options.temporal,
+        source=source.describe(),
+        gallery=str(options.gallery),
+        ground_truth=str(options.gt),
+        num_frames=len(frames),
+        num_input_frames=len(input_names),
+        frames_not_in_ground_truth=judge.outside,
+        dropped_frames=dropped,
+        num_predictions=writer.count,
+        unjudged_detections=judge.unjudged,
+        config=settings,
+    )
+    rankings = {t.name: ranking(frames, judge.records, truth=t) for t in gt.truths()}
+    overlays = _overlays(source, gt, rankings, judge.kept)
+    report_path = options.out / REPORT
+    metrics["evaluator_overhead_ratio"] = _overhead(timer, engine)
+    report.write_report(
+        report_path,
+        report.ReportData(
+            metrics=metrics,
+            rankings=rankings,
+            latencies_ms=timer.latencies_ms,
+            overlays=overlays,
+        ),
+    )
+    metrics["evaluator_overhead_ratio"] = _overhead(timer, engine)  # now with the report
+    metrics_path = options.out / METRICS
+    _write_json(metrics_path, metrics)
+    return RunResult(metrics, options.out / PREDICTIONS, metrics_path, report_path)
+
+
+def _overhead(timer: _Timer, engine: Engine | None) -> float | None:
+    engine_s = timer.engine_s()
+    return timer.overhead_s() / engine_s if engine is not None and engine_s > 0 else None
+
+
+def _overlays(
+    source: Source,
+    gt: GroundTruth,
+    rankings: Mapping[str, Sequence[RankedFrame]],
+    kept: Mapping[tuple[str, str], KeptDetection],
+) -> list[report.Overlay]:
+    """Render the report's best/worst/false-positive frames; frames are read a second time."""
+    picks = report.pick_frames(rankings)
+    wanted = {p.frame for p in picks}
+    by_frame: dict[str, list[report.Pick]] = {}
+    for pick in picks:
+        by_frame.setdefault(pick.frame, []).append(pick)
+    images: Callable[[], Iterator[Frame]]
+    if source.kind == "recorded" and source.topic is None:
+        images = lambda: _blank_frames(gt, wanted)  # noqa: E731 - nothing recorded to show
+    else:
+        images = lambda: source.frames(wanted)  # noqa: E731
+    overlays = []
+    for frame in images():
+        truths = gt.masks(frame.name)
+        for pick in by_frame.get(frame.name, []):
+            det = kept.get((frame.name, pick.instance))
+            overlays.append(
+                report.render_pick(frame.image, pick, _kept_detection(pick.instance, det), truths)
+            )
+    return overlays
+
+
+def _blank_frames(gt: GroundTruth, names: set[str]) -> Iterator[Frame]:
+    """Grey canvases of the ground truth's frame sizes (a recording holds no camera frames)."""
+    for name in gt.frames:
+        size = gt.image_size(name)
+        if name in names and size is not None:
+            yield Frame(name, None, np.full((*size, 3), 64, dtype=np.uint8))
+
+
+def _kept_detection(name: str, kept: KeptDetection | None) -> Detection | None:
+    if kept is None:
+        return None
+    mask = np.asarray(coco_mask.decode(kept.rle)).astype(bool)
+    return Detection(name, kept.score, kept.box, mask, 0, None, -1, accepted=kept.accepted)
+
+
+def _write_json(path: Path, data: Mapping[str, object]) -> None:
+    """Write strict JSON atomically (no NaN: undefined figures are null)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+#: Keys printed by `pixret-eval run` (the contract keys, per_instance aside).
+SUMMARY_KEYS: tuple[str, ...] = (
+    *[k for k in METRIC_KEYS if k != "per_instance"],
+    "fps",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "evaluator_overhead_ratio",
+    "dropped_frames",
+)

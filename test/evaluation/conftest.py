@@ -1,0 +1,18 @@
+"""Fixtures of the evaluator tests: one tiny real scene per session (its gallery warms once)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from tiny_scene import Scene, make_scene
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    """Gallery, frames, bag and ground truth of tiny_scene; the engine caches into its gallery."""
+    root: Path = tmp_path_factory.mktemp("tiny")
+    return make_scene(root)
