@@ -34,6 +34,7 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
+from pixret_ros.engine import Gallery
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import demo_scenes, demo_sources
@@ -200,12 +201,13 @@ class _CocoBuilder:
 
 
 def _write_gallery(folder: Path, instances: dict[str, demo_sources.Instance]) -> None:
-    """One view per instance in the DESIGN section 4 layout (clean source crop and mask)."""
+    """One view per instance (the clean source crop and its mask), through the engine's Gallery.
+
+    So the demo gallery is exactly what a registration writes (DESIGN section 4).
+    """
+    gallery = Gallery(folder)
     for name, inst in instances.items():
-        target = folder / name
-        target.mkdir(parents=True)
-        _write_png(target / "view_000.png", inst.image)
-        _write_png(target / "view_000_mask.png", inst.mask.astype(np.uint8) * 255)
+        gallery.add(name, [inst.image], [inst.mask])
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
@@ -310,8 +312,10 @@ def build(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         counts = _build_into(work, seed=seed, step=step, progress=progress)
-        files = {
-            str(p.relative_to(work)): _sha256(p) for p in sorted(work.rglob("*")) if p.is_file()
+        files = {  # the data; hidden files (the gallery's lock and counter) are bookkeeping
+            str(rel): _sha256(work / rel)
+            for rel in sorted(p.relative_to(work) for p in work.rglob("*") if p.is_file())
+            if not any(part.startswith(".") for part in rel.parts)
         }
         manifest = {
             "fingerprint": fingerprint,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
+from pixret_ros.engine import Gallery
 from pixret_ros.engine.types import Box
 from pixret_ros.evaluation import demo_data, demo_sources
 from pixret_ros.evaluation.bag_io import count_messages, list_frame_names, read_frames
@@ -131,8 +132,9 @@ def test_motorcycle_is_seen_from_the_other_stereo_camera(quick: Path) -> None:
 
 def test_gallery_holds_every_instance_in_the_contract_layout(quick: Path) -> None:
     gallery = quick / "gallery"
-    assert sorted(p.name for p in gallery.iterdir()) == list(demo_sources.INSTANCE_NAMES)
-    for folder in gallery.iterdir():
+    assert Gallery(gallery).names() == list(demo_sources.INSTANCE_NAMES)
+    for name in demo_sources.INSTANCE_NAMES:
+        folder = gallery / name
         view = cv2.imread(str(folder / "view_000.png"), cv2.IMREAD_UNCHANGED)
         mask = cv2.imread(str(folder / "view_000_mask.png"), cv2.IMREAD_UNCHANGED)
         assert view is not None
