@@ -1,0 +1,128 @@
+"""The parameter table, its descriptors, the on-set rules and config/pixret.yaml agree."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rcl_interfaces.msg import ParameterType  # type: ignore[import-untyped]
+from rclpy.parameter import Parameter
+
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.errors import ConfigError
+from pixret_ros.ros import params
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "pixret.yaml"
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+@pytest.fixture(scope="module")
+def yaml_values() -> dict[str, Any]:
+    document = yaml.safe_load(CONFIG.read_text())
+    assert list(document) == ["/**"], "the file must apply to every node name and namespace"
+    return _flatten(document["/**"]["ros__parameters"])
+
+
+def test_config_file_lists_every_parameter_with_its_default(yaml_values: dict[str, Any]) -> None:
+    specs = {spec.name: spec for spec in (*params.SPECS, *params.engine_specs())}
+    assert set(yaml_values) == set(specs)
+    assert sorted(yaml_values) == sorted(params.all_names())
+    for name, value in yaml_values.items():
+        default = specs[name].default
+        assert value == default, f"{name}: file {value!r}, table {default!r}"
+        assert type(value) is type(default), name
+
+
+def test_every_parameter_in_the_file_has_a_comment() -> None:
+    lines = CONFIG.read_text().splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if ":" in stripped and not stripped.startswith("#") and not stripped.endswith(":"):
+            assert lines[i - 1].strip().startswith("#"), f"no comment above {stripped!r}"
+
+
+def test_engine_parameters_follow_engine_config() -> None:
+    engine = {spec.name.removeprefix("engine."): spec for spec in params.engine_specs()}
+    fields = {f.name: f.default for f in dataclasses.fields(EngineConfig)}
+    assert set(engine) == set(fields) - {"score_threshold", "temporal"}
+    for name, spec in engine.items():
+        default = fields[name]
+        assert spec.default == (list(default) if isinstance(default, tuple) else default)
+        assert not spec.dynamic
+        assert len(spec.description) > 10, f"{name}: description taken from EngineConfig docs"
+    node_defaults = {spec.name: spec.default for spec in params.SPECS}
+    assert node_defaults["score_threshold"] == EngineConfig().score_threshold
+    assert node_defaults["temporal"] == EngineConfig().temporal
+
+
+def test_descriptors_carry_type_description_and_range() -> None:
+    by_name = {spec.name: spec.descriptor() for spec in params.SPECS}
+    threshold = by_name["score_threshold"]
+    assert threshold.type == ParameterType.PARAMETER_DOUBLE
+    assert "changeable at runtime" in threshold.description
+    assert (
+        threshold.floating_point_range[0].from_value,
+        threshold.floating_point_range[0].to_value,
+    ) == (0.0, 1.0)
+    depth = by_name["qos_depth"]
+    assert depth.type == ParameterType.PARAMETER_INTEGER
+    assert (depth.integer_range[0].from_value, depth.integer_range[0].to_value) == (1, 100)
+    assert "restart" in depth.description
+    assert "best_effort" in by_name["qos_reliability"].additional_constraints
+    assert by_name["gallery_path"].type == ParameterType.PARAMETER_STRING
+    scales = next(s for s in params.engine_specs() if s.name == "engine.view_scales")
+    assert scales.descriptor().type == ParameterType.PARAMETER_DOUBLE_ARRAY
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("gallery_path", "/elsewhere"),
+        ("qos_reliability", "reliable"),
+        ("qos_depth", 2),
+        ("compressed_input", True),
+        ("temporal", True),
+        ("engine.working_size", 640),
+    ],
+)
+def test_fixed_parameters_are_refused_with_a_reason(name: str, value: Any) -> None:
+    result = params.check_changes([Parameter(name, value=value)])
+    assert not result.successful
+    assert name in result.reason
+    assert "restart" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("score_threshold", 0.7),
+        ("max_detections", 3),
+        ("publish_debug_image", True),
+        ("max_image_pixels", 1000),
+        ("use_sim_time", True),  # not ours: left to rclpy
+    ],
+)
+def test_live_parameters_are_accepted(name: str, value: Any) -> None:
+    assert params.check_changes([Parameter(name, value=value)]).successful
+
+
+def test_settings_reject_bad_choices_and_apply_updates() -> None:
+    with pytest.raises(ConfigError, match="qos_reliability='sometimes' is not one of"):
+        params.NodeSettings.from_values({"qos_reliability": "sometimes"})
+    with pytest.raises(ConfigError, match="gallery_path is empty"):
+        params.NodeSettings.from_values({"gallery_path": " "})
+    settings = params.NodeSettings.from_values({})
+    assert settings.max_detections == 20
+    assert settings.updated({"max_detections": 3}).max_detections == 3
