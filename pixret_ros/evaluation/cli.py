@@ -1,0 +1,204 @@
+"""`pixret-eval`: evaluate pixel retrieval offline (DESIGN section 5), export bag frames.
+
+Thin on purpose: it checks the arguments, calls the library and prints the library's error
+on one line (exit status 1). Subcommands of other modules (`proxford`, `make-demo`) register
+themselves through `add_*_parser` functions when those modules are installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+
+from pixret_ros.engine.errors import PixretError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pixret_ros.evaluation.runner import RunResult
+
+RUN_EXAMPLES = """examples:
+  pixret-eval run --gallery gallery --gt gt.json --frames frames --out out
+  pixret-eval run --gallery gallery --gt gt.json --bag demo_bag --topic /camera/image_raw \\
+      --out out --temporal
+  pixret-eval run --gallery gallery --gt gt.json --bag demo_bag --topic /camera/image_raw \\
+      --out out_sift --method baseline
+  pixret-eval run --gallery gallery --gt gt.json --recorded node_outputs_bag --out out_node
+  pixret-eval run ... --config score_threshold=0.6 --config view_scales=[1.0,2.0]
+
+The engine may write feature caches into the gallery folder: give it a copy of a gallery
+you must not change. Ground-truth frames of a bag are named <header stamp ns>.png (see
+export-frames)."""
+
+EXPORT_EXAMPLES = """examples:
+  pixret-eval export-frames --bag demo_bag --topic /camera/image_raw --out frames
+  (writes frames/<header stamp ns>.png, the names ground truth must use)"""
+
+# (module, add_parser, run) of subcommands that live in other modules of the package.
+_PLUGINS = (
+    ("pixret_ros.evaluation.proxford", "add_proxford_parser", "run_proxford"),
+    ("pixret_ros.evaluation.demo_data", "add_demo_parser", "run_make_demo"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `pixret-eval` with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="pixret-eval",
+        description="Offline evaluation of pixel retrieval: metrics, speed and a report.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(subparsers)
+    _add_export(subparsers)
+    for module_name, add_name, run_name in _PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:
+                raise
+            continue  # that subcommand is not part of this install
+        before = set(subparsers.choices)
+        getattr(module, add_name)(subparsers)
+        for name in set(subparsers.choices) - before:
+            subparsers.choices[name].set_defaults(handler=getattr(module, run_name))
+    return parser
+
+
+def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pixret_ros.evaluation.runner import METHODS  # noqa: PLC0415
+
+    run = subparsers.add_parser(
+        "run",
+        help="run the engine over a bag or folder and compute the metrics",
+        description="Run pixret (or the SIFT baseline) over frames, or read a recording of "
+        "the node's outputs, and write OUT/predictions.json, OUT/metrics.json and "
+        "OUT/report.html.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--gallery", type=Path, help="gallery folder (not with --recorded)")
+    run.add_argument("--gt", type=Path, required=True, help="COCO ground-truth json")
+    inputs = run.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
+    inputs.add_argument("--frames", type=Path, help="folder of .png/.jpg frames")
+    inputs.add_argument(
+        "--recorded", type=Path, help="rosbag2 folder recorded from the node's outputs"
+    )
+    run.add_argument(
+        "--topic",
+        help="camera topic (Image or CompressedImage) of --bag; with --recorded, an optional "
+        "camera topic in the same bag for the report's overlays",
+    )
+    run.add_argument("--detections-topic", help="--recorded: default its one detections topic")
+    run.add_argument("--mask-topic", help="--recorded: default the sibling .../mask topic")
+    run.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    run.add_argument("--method", choices=METHODS, default="pixret", help="default: pixret")
+    run.add_argument(
+        "--temporal", action="store_true", help="stream mode: reuse results between frames"
+    )
+    run.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an EngineConfig field (repeatable)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+
+def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = subparsers.add_parser(
+        "export-frames",
+        help="write a bag's camera frames as <stamp ns>.png files",
+        description="Write every frame of an Image/CompressedImage topic as a PNG named "
+        "<header stamp ns>.png, the frame names ground truth uses.",
+        epilog=EXPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--bag", type=Path, required=True, help="rosbag2 folder")
+    export.add_argument("--topic", required=True, help="camera topic")
+    export.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    export.set_defaults(handler=_export)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pixret_ros.evaluation import runner  # noqa: PLC0415 - keeps --help fast
+
+    if args.recorded is not None:
+        source = runner.Source(
+            "recorded", args.recorded, args.topic, args.detections_topic, args.mask_topic
+        )
+    elif args.bag is not None:
+        if not args.topic:
+            return _fail("--bag needs --topic (the camera topic)")
+        source = runner.Source("bag", args.bag, args.topic)
+    else:
+        source = runner.Source("frames", args.frames)
+    if args.recorded is None and args.gallery is None:
+        return _fail("--gallery is required with --bag and --frames")
+    options = runner.RunOptions(
+        gallery=args.gallery if args.gallery is not None else Path(),
+        gt=args.gt,
+        source=source,
+        out=args.out,
+        method=args.method,
+        temporal=args.temporal,
+        config=runner.parse_overrides(args.config),
+        progress=not args.no_progress,
+    )
+    result = runner.run(options)
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result: RunResult) -> None:
+    from pixret_ros.evaluation.runner import SUMMARY_KEYS  # noqa: PLC0415
+
+    width = max(len(k) for k in SUMMARY_KEYS)
+    for key in SUMMARY_KEYS:
+        value = result.metrics.get(key)
+        text = "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {text}")
+    print(f"report: {result.report}")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from pixret_ros.evaluation.bag_io import count_messages, read_frames  # noqa: PLC0415
+
+    total = count_messages(args.bag, args.topic)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for frame in tqdm(read_frames(args.bag, args.topic), total=total, unit="frame"):
+        path = args.out / frame.name
+        if not cv2.imwrite(str(path), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)):
+            return _fail(f"cannot write {path}")
+        written += 1
+    print(f"wrote {written} frames to {args.out}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"pixret-eval: error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pixret-eval` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int | None] = args.handler
+    try:
+        return int(handler(args) or 0)
+    except PixretError as err:
+        return _fail(" ".join(str(err).split()))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
