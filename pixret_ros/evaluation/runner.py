@@ -233,7 +233,8 @@ def check_inputs(gt: GroundTruth, input_names: Sequence[str], gallery_names: Seq
             f"{_some(missing)}; the input's frames are named like {_some(list(input_names), 3)} "
             "(bag frames are <header stamp ns>.png, as `pixret-eval export-frames` writes them)"
         )
-    unknown = [name for name in gt.instances if name not in set(gallery_names)]
+    known = set(gallery_names)
+    unknown = [name for name in gt.instances if name not in known]
     if unknown:
         raise InputError(
             f"ground truth {gt.path} names instances the gallery lacks: {_some(unknown)}; "
@@ -277,21 +278,31 @@ class _PredictionWriter:
 
 
 class _Judge:
-    """Turns each frame's detections into DetectionRecords and predictions.json entries."""
+    """Turns each frame's detections into DetectionRecords and predictions.json entries.
+
+    Frames the ground truth does not list are only counted (no image_id to report them
+    under); instances it does not list get category ids after its own (`category_ids`) and
+    are written to predictions.json but not judged.
+    """
 
     def __init__(self, gt: GroundTruth, writer: _PredictionWriter, extra: Sequence[str]) -> None:
         self.gt = gt
         self.frames = set(gt.frames)
+        self.instances = set(gt.instances)
         self.image_ids, self.category_ids = _coco_ids(gt.path)
-        # Instances the engine knows but the ground truth does not get ids after the GT's.
-        first_free = max(self.category_ids.values(), default=0) + 1
-        for offset, name in enumerate(n for n in extra if n not in self.category_ids):
-            self.category_ids[name] = first_free + offset
+        for name in extra:
+            self._category(name)
         self.writer = writer
         self.records: list[DetectionRecord] = []
         self.kept: dict[tuple[str, str], KeptDetection] = {}
         self.unjudged = 0  # detections of instances the ground truth does not have
         self.outside = 0  # input frames the ground truth does not list
+
+    def _category(self, name: str) -> int:
+        """The category id of an instance; one after the largest so far if the GT lacks it."""
+        if name not in self.category_ids:
+            self.category_ids[name] = max(self.category_ids.values(), default=0) + 1
+        return self.category_ids[name]
 
     def add(self, frame: str, shape: tuple[int, int], detections: Sequence[Detection]) -> None:
         if frame not in self.frames:
@@ -310,11 +321,10 @@ class _Judge:
 
     def _add(self, frame: str, det: Detection, truth: BoolMask) -> None:
         rle = encode_mask(det.mask)
-        category = self.category_ids.get(det.name)
         self.writer.add(
             {
                 "image_id": self.image_ids[frame],
-                "category_id": category,
+                "category_id": self._category(det.name),
                 "category_name": det.name,
                 "score": float(det.score),
                 "bbox": [det.box.x, det.box.y, det.box.width, det.box.height],
@@ -323,7 +333,7 @@ class _Judge:
                 "inliers": int(det.inliers),
             }
         )
-        if det.name not in self.gt.instances:
+        if det.name not in self.instances:
             self.unjudged += 1
             return
         self.records.append(
@@ -476,7 +486,8 @@ def run(options: RunOptions) -> RunResult:
         raise
     writer.close()
     frames = [name for name in input_names if name in judge.frames]
-    metrics: dict[str, object] = dict(compute_metrics(frames, gt.truths(), judge.records))
+    truths = gt.truths()
+    metrics: dict[str, object] = dict(compute_metrics(frames, truths, judge.records))
     if engine is None:
         metrics.update(fps=None, latency_ms_p50=None, latency_ms_p95=None)
     else:
@@ -493,9 +504,10 @@ def run(options: RunOptions) -> RunResult:
         dropped_frames=dropped,
         num_predictions=writer.count,
         unjudged_detections=judge.unjudged,
+        category_ids=judge.category_ids,
         config=settings,
     )
-    rankings = {t.name: ranking(frames, judge.records, truth=t) for t in gt.truths()}
+    rankings = {t.name: ranking(frames, judge.records, truth=t) for t in truths}
     overlays = _overlays(source, gt, rankings, judge.kept)
     report_path = options.out / REPORT
     metrics["evaluator_overhead_ratio"] = _overhead(timer, engine)

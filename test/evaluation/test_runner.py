@@ -120,7 +120,10 @@ def test_recorded_outputs_are_judged_exactly(tiny: Scene, tmp_path: Path) -> Non
         (1, 2, pytest.approx(0.9)),
         (2, 1, pytest.approx(0.8)),
         (4, 2, pytest.approx(0.7)),
+        (4, 3, pytest.approx(0.5)),  # teapot: after the ground truth's categories
     ]
+    assert m["unjudged_detections"] == 1
+    assert m["category_ids"] == {"astronaut": 1, "coffee_cup": 2, "teapot": 3}
     assert json.loads(result.metrics_path.read_text())["recall"] == pytest.approx(0.5)
 
 

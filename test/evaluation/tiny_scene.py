@@ -126,8 +126,8 @@ def recorded_detections(truths: list[dict[str, np.ndarray]]) -> dict[int, list[D
     """What a node could have published, with hand-computable metrics (see test_runner).
 
     Frame 0: the cup, exactly. Frame 1: the astronaut, top 3/4 of it (mask IoU 0.75).
-    Frame 2: lost (not recorded). Frame 3: a false cup. Plus an output for a frame the
-    ground truth does not list.
+    Frame 2: lost (not recorded). Frame 3: a false cup, and an instance the ground truth
+    does not know. Plus an output for a frame the ground truth does not list.
     """
     cup = truths[0]["coffee_cup"]
     astronaut = truths[1]["astronaut"].copy()
@@ -142,7 +142,7 @@ def recorded_detections(truths: list[dict[str, np.ndarray]]) -> dict[int, list[D
     return {
         STAMPS[0]: [det("coffee_cup", 0.9, cup)],
         STAMPS[1]: [det("astronaut", 0.8, astronaut)],
-        STAMPS[3]: [det("coffee_cup", 0.7, false_cup)],
+        STAMPS[3]: [det("coffee_cup", 0.7, false_cup), det("teapot", 0.5, false_cup)],
         STAMPS[3] + 1: [det("astronaut", 0.6, cup)],
     }
 
