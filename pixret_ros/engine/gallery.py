@@ -369,7 +369,11 @@ class Gallery:
     # -- writing -----------------------------------------------------------------------------
 
     def _publish(self, folder: Path, files: list[tuple[bytes, bytes]]) -> None:
-        """Write `files` as instance `folder`, replacing what is there: all or nothing."""
+        """Write `files` as instance `folder`, replacing what is there: all or nothing.
+
+        The commit is the rename of the complete temporary folder to `folder`; until then a
+        crash (or an error here) leaves the gallery as it was.
+        """
         tmp = self._root / f".tmp-{folder.name}-{durable.token()}"
         old = self._root / f".old-{folder.name}-{durable.token()}"
         had_old = False
@@ -386,15 +390,19 @@ class Gallery:
                 folder.rename(old)
                 had_old = True
             tmp.rename(folder)
-            durable.fsync_dir(self._root)
         except OSError as error:
-            if had_old and not folder.exists():
-                old.rename(folder)
+            if had_old:
+                with contextlib.suppress(OSError):  # else the next writer's recovery does it
+                    old.rename(folder)
             self._delete_quietly(tmp)
             raise GalleryError(
                 f"cannot write instance {folder.name!r} to {self._root}: {error}; free disk "
                 "space or fix permissions (the gallery is unchanged)"
             ) from None
+        try:
+            durable.fsync_dir(self._root)
+        except OSError as error:  # committed for every process; only a power cut could undo it
+            _LOG.warning("gallery %s: cannot fsync after registering: %s", self._root, error)
         if had_old:
             self._delete_quietly(old)
 
