@@ -12,6 +12,7 @@ object, atomically, then sync the engine.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 import traceback
@@ -363,7 +364,11 @@ class PixretNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run pixret_node until Ctrl-C or shutdown (shape of ros2/demos talker)."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RuntimeError as err:  # rcl rejects the --ros-args (bad remap, params file...)
+        print(f"pixret_node: cannot start: {err}", file=sys.stderr)
+        return 1
     node: PixretNode | None = None
     executor = MultiThreadedExecutor(num_threads=4)
     status = 0
@@ -374,7 +379,7 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (PixretError, ParameterException, OSError) as err:
-        print(f"pixret_node: cannot start: {err}")
+        print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         status = 1
     finally:
         executor.shutdown()

@@ -177,8 +177,9 @@ def launch_node(
     for key, value in (params or {}).items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         args += ["-p", f"{key}:={text}"]
-    if namespace:
-        args += ["-r", f"__ns:={namespace}"]
+    prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    if prefix:
+        args += ["-r", f"__ns:={prefix}"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "pixret_ros.ros.node", *args],
@@ -187,7 +188,6 @@ def launch_node(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
     return NodeProcess(process, f"{prefix}/pixret_node", gallery, log, f"{prefix}/image")
 
 
