@@ -42,10 +42,11 @@ from pixret_ros.engine.errors import GalleryError
 from pixret_ros.engine.gallery_files import (
     CACHE_DIR,
     MAX_VIEWS,
+    decode_view,
     encode_view,
     fingerprint,
     mask_file,
-    read_view,
+    read_files,
     scan_instance,
     view_file,
 )
@@ -147,12 +148,12 @@ class Gallery:
         """Decode all views of `name` from disk; GalleryError naming the file if one is damaged."""
         check_name(name)
         folder = self._root / name
-        with self._lock(exclusive=False):
+        with self._lock(exclusive=False):  # read the bytes of one version, decode unlocked
             if not folder.is_dir():
                 raise self._unknown(name)
-            count = scan_instance(folder)
+            files = read_files(folder)
             basis = fingerprint(folder)
-            views = [View(index, *read_view(folder, index)) for index in range(count)]
+        views = [View(index, *decode_view(folder, index, pair)) for index, pair in enumerate(files)]
         with self._mutex:
             self._basis[name] = basis
         return views
@@ -181,8 +182,8 @@ class Gallery:
             self._recover()
             kept: list[tuple[bytes, bytes]] = []
             if folder.exists() and not replace:
-                kept = self._existing_files(folder)
-                old_images = [read_view(folder, index)[0] for index in range(len(kept))]
+                kept = read_files(folder)
+                old_images = [decode_view(folder, i, files)[0] for i, files in enumerate(kept)]
                 _refuse_repeats(name, [image for image, _ in new_views], old_images)
             files = kept + encoded
             if len(files) > MAX_VIEWS:
@@ -351,20 +352,6 @@ class Gallery:
                 "characters from A-Z a-z 0-9 _ . - (not starting with '.')"
             )
         return scan_instance(self._root / name)
-
-    def _existing_files(self, folder: Path) -> list[tuple[bytes, bytes]]:
-        """PNG bytes of each (view, mask) of an existing instance, to carry into its new folder."""
-        try:
-            count = scan_instance(folder)
-            return [
-                ((folder / view_file(i)).read_bytes(), (folder / mask_file(i)).read_bytes())
-                for i in range(count)
-            ]
-        except OSError as error:
-            raise GalleryError(
-                f"cannot read instance {folder.name!r}: {error}; re-register it with "
-                "replace=True or remove it"
-            ) from None
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -124,10 +124,27 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def read_view(folder: Path, index: int) -> tuple[RGBImage, BoolMask]:
-    """Decode view `index` of `folder`: (RGB uint8 (H, W, 3), bool (H, W) mask)."""
-    bgr = _decode(folder, view_file(index), cv2.IMREAD_COLOR)
-    gray = _decode(folder, mask_file(index), cv2.IMREAD_GRAYSCALE)
+def read_files(folder: Path) -> list[tuple[bytes, bytes]]:
+    """PNG bytes of each (view, mask) of instance `folder`, after the cheap checks.
+
+    Reading is quick and decoding slow, so callers read under the gallery lock and decode
+    after releasing it.
+    """
+    count = scan_instance(folder)
+    files = []
+    for index in range(count):
+        view_path, mask_path = folder / view_file(index), folder / mask_file(index)
+        try:
+            files.append((view_path.read_bytes(), mask_path.read_bytes()))
+        except OSError as error:
+            raise broken(folder, f"cannot read {error.filename}: {error.strerror}") from None
+    return files
+
+
+def decode_view(folder: Path, index: int, files: tuple[bytes, bytes]) -> tuple[RGBImage, BoolMask]:
+    """Decode view `index` of `folder` from its PNG bytes: (RGB uint8 (H, W, 3), bool mask)."""
+    bgr = _decode(folder / view_file(index), files[0], cv2.IMREAD_COLOR)
+    gray = _decode(folder / mask_file(index), files[1], cv2.IMREAD_GRAYSCALE)
     if gray.shape != bgr.shape[:2]:
         raise broken(
             folder, f"mask {folder / mask_file(index)} has shape {gray.shape}, view {bgr.shape}"
@@ -139,16 +156,11 @@ def read_view(folder: Path, index: int) -> tuple[RGBImage, BoolMask]:
     return rgb, mask
 
 
-def _decode(folder: Path, name: str, flags: int) -> np.ndarray:
-    """Decode one PNG of `folder`; GalleryError naming the file if it cannot be decoded."""
-    path = folder / name
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise broken(folder, f"cannot read {path}: {error.strerror}") from None
+def _decode(path: Path, data: bytes, flags: int) -> np.ndarray:
+    """Decode the PNG bytes of `path`; GalleryError naming the file if they cannot be decoded."""
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags | _READ_FLAGS)
     if image is None:
-        raise broken(folder, f"file {path} cannot be decoded (corrupt PNG)")
+        raise broken(path.parent, f"file {path} cannot be decoded (corrupt PNG)")
     return image
 
 
