@@ -11,32 +11,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.errors import ConfigError, FrameError, GalleryError
-from pixret_ros.engine.pipeline import PixelRetriever
-from pixret_ros.engine.render import label_image, overlay
-from pixret_ros.engine.types import Box, Detection
-
 if TYPE_CHECKING:
+    from pixret_ros.engine.config import EngineConfig
+    from pixret_ros.engine.errors import ConfigError, FrameError, GalleryError
     from pixret_ros.engine.gallery import Gallery, View
+    from pixret_ros.engine.pipeline import PixelRetriever
+    from pixret_ros.engine.render import label_image, overlay
+    from pixret_ros.engine.types import Box, Detection
 
-__all__ = [
-    "Box",
-    "ConfigError",
-    "Detection",
-    "EngineConfig",
-    "FrameError",
-    "Gallery",
-    "GalleryError",
-    "PixelRetriever",
-    "View",
-    "label_image",
-    "overlay",
-]
+# Exported name -> module. Imported on first use: the pipeline pulls in torch (seconds), which
+# the gallery, the metrics and the CLIs that only touch errors or records must not pay for.
+_EXPORTS = {
+    "Box": "types",
+    "ConfigError": "errors",
+    "Detection": "types",
+    "EngineConfig": "config",
+    "FrameError": "errors",
+    "Gallery": "gallery",
+    "GalleryError": "errors",
+    "PixelRetriever": "pipeline",
+    "View": "gallery",
+    "label_image": "render",
+    "overlay": "render",
+}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> object:
-    """Import the gallery module on first use, so the engine imports even while it is absent."""
-    if name in {"Gallery", "View"}:
-        return getattr(importlib.import_module("pixret_ros.engine.gallery"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Import the module that defines `name` on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
