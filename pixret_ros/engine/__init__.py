@@ -34,7 +34,19 @@ _EXPORTS = {
     "label_image": "render",
     "overlay": "render",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Box",
+    "ConfigError",
+    "Detection",
+    "EngineConfig",
+    "FrameError",
+    "Gallery",
+    "GalleryError",
+    "PixelRetriever",
+    "View",
+    "label_image",
+    "overlay",
+]
 
 
 def __getattr__(name: str) -> object:
