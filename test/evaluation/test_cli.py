@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tiny_scene import NAMES, TOPIC, Scene, write_recording
+from tiny_scene import ENGINE_CONFIG, NAMES, TOPIC, Scene, write_recording
 
 from pixret_ros.evaluation.cli import main
 
@@ -21,6 +21,7 @@ def test_console_script_run_on_frames(tiny: Scene, tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("pixret-eval")
     out = tmp_path / "out"
     args = ["run", "--gallery", tiny.gallery, "--gt", tiny.gt, "--frames", tiny.frames_dir]
+    args += [f"--config={key}={value}" for key, value in ENGINE_CONFIG.items()]
     done = subprocess.run(
         [script, *map(str, args), "--out", str(out), "--no-progress"],
         capture_output=True,
@@ -38,6 +39,7 @@ def test_console_script_run_on_frames(tiny: Scene, tmp_path: Path) -> None:
     assert {"strict_pixel_map_S", "latency_ms_p95", "evaluator_overhead_ratio"} <= set(table)
     assert lines[-1] == f"report: {out / 'report.html'}"
     assert (out / "predictions.json").is_file()
+    assert metrics["config"]["working_size"] == ENGINE_CONFIG["working_size"]
 
 
 def test_run_recorded(tiny: Scene, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
-from tiny_scene import NAMES, STAMPS, TOPIC, Scene, write_recording
+from tiny_scene import ENGINE_CONFIG, NAMES, STAMPS, TOPIC, Scene, write_recording
 
 from pixret_ros.evaluation import runner
 from pixret_ros.evaluation.bag_io import BagWriter
@@ -35,6 +35,7 @@ def options(
         out=out,
         method=method,
         temporal=temporal,
+        config=ENGINE_CONFIG,
         progress=False,
     )
 
@@ -48,6 +49,7 @@ def test_engine_run_on_bag(tiny: Scene, tmp_path: Path) -> None:
     assert metrics["method"] == "pixret"
     assert metrics["temporal"] is True
     assert metrics["config"]["temporal"] is True
+    assert metrics["config"]["working_size"] == ENGINE_CONFIG["working_size"]
     assert metrics["num_frames"] == 4
     assert metrics["dropped_frames"] == 0
     assert set(metrics["per_instance"]) == {"astronaut", "coffee_cup"}

@@ -25,6 +25,9 @@ SIZE = (240, 320)  # frame (height, width)
 TOPIC = "/camera/image_raw"
 STAMPS = [1_700_000_000_000_000_000 + i * 66_666_667 for i in range(4)]
 NAMES = [f"{s}.png" for s in STAMPS]
+# The frames are 320 px wide, so the engine may work at that size: its registration then
+# calibrates on background photos of that size too, about 2.5x cheaper than the default.
+ENGINE_CONFIG = {"working_size": SIZE[1]}
 
 
 class Scene(NamedTuple):
