@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol, Self, cast
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Self, TypeVar, cast
 
 import apsw
 import cv2
@@ -54,6 +54,7 @@ IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 # Raw encodings write_image_bag can produce; reading accepts every encoding rosbags-image converts.
 WRITE_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16")
+_T = TypeVar("_T")
 _MSG_FILES = {DETECTION: "InstanceDetection.msg", DETECTION_ARRAY: "InstanceDetectionArray.msg"}
 # What a broken bag raises from rosbags: its own errors, file errors, sqlite (apsw) errors,
 # and struct/index errors of a message cut short.
@@ -327,9 +328,10 @@ def read_recording(
     """Yield the node's recorded outputs per input frame, matched by header stamp.
 
     A frame is complete with its InstanceDetectionArray and, where it has detections, its
-    mono16 label image (same stamp). Frames yielded in the order they complete; a frame whose
-    detections were recorded but whose mask was not is never yielded (counted as dropped by
-    the caller, like frames the recording lacks).
+    mono16 label image (same stamp); each stamp is yielded once, in the order frames
+    complete. A frame whose detections were recorded but whose mask was lost is never
+    yielded (the caller counts it as dropped, like frames the recording lacks). At most
+    `MAX_PENDING` half-complete frames are held, so lost messages cannot grow memory.
     """
     with open_bag(bag) as reader:
         store = _recording_store(reader, bag, detections_topic)
@@ -339,27 +341,39 @@ def read_recording(
         ]
         pending_dets: dict[int, list[RecordedDetection]] = {}
         pending_masks: dict[int, npt.NDArray[np.uint16]] = {}
+        done: set[int] = set()  # stamps yielded: their late or repeated messages are skipped
         for connection, _, data in _messages(reader, bag, connections):
+            stamp = _raw_stamp_ns(data)
+            if stamp in done:
+                continue
             msg = _deserialize(store, data, connection, bag)
             if connection.msgtype == DETECTION_ARRAY:
-                array = cast("_DetectionArrayMsg", msg)
-                stamp = header_stamp_ns(array.header)
-                dets = [_recorded(d) for d in array.detections]
-                if not dets:
-                    pending_masks.pop(stamp, None)
-                    yield RecordedFrame(frame_name(stamp), stamp, [], None)
-                elif stamp in pending_masks:
-                    yield RecordedFrame(frame_name(stamp), stamp, dets, pending_masks.pop(stamp))
-                else:
-                    pending_dets[stamp] = dets
+                dets = [_recorded(d) for d in cast("_DetectionArrayMsg", msg).detections]
+                if dets and stamp not in pending_masks:
+                    _hold(pending_dets, stamp, dets)
+                    continue
+                labels = pending_masks.pop(stamp, None)
+                done.add(stamp)
+                yield RecordedFrame(frame_name(stamp), stamp, dets, labels if dets else None)
             else:
-                image = cast("ImageMsg", msg)
-                stamp = header_stamp_ns(image.header)
-                labels = _label_image(image, f"bag {bag}, {mask_topic} at stamp {stamp}")
-                if stamp in pending_dets:
-                    yield RecordedFrame(frame_name(stamp), stamp, pending_dets.pop(stamp), labels)
-                else:
-                    pending_masks[stamp] = labels
+                where = f"bag {bag}, {mask_topic} at stamp {stamp}"
+                labels = _label_image(cast("ImageMsg", msg), where)
+                if stamp not in pending_dets:
+                    _hold(pending_masks, stamp, labels)
+                    continue
+                done.add(stamp)
+                yield RecordedFrame(frame_name(stamp), stamp, pending_dets.pop(stamp), labels)
+
+
+#: Half-complete frames (detections without mask or the reverse) read_recording holds.
+MAX_PENDING = 64
+
+
+def _hold(pending: dict[int, _T], stamp: int, value: _T) -> None:
+    """Keep `value` until its partner arrives; forget the oldest beyond MAX_PENDING."""
+    pending[stamp] = value
+    while len(pending) > MAX_PENDING:
+        del pending[next(iter(pending))]
 
 
 def _recording_store(reader: Reader, bag: Path | str, topic: str) -> Typestore:
@@ -429,7 +443,8 @@ class BagWriter:
     def __exit__(self, *exc: object) -> None:
         self._writer.__exit__(*exc)
 
-    def _write(self, topic: str, msgtype: str, stamp_ns: int, msg: object) -> None:
+    def _write(self, topic: str, msgtype: str, log_ns: int, msg: object) -> None:
+        """Serialize `msg` as CDR and record it at bag time `log_ns`."""
         if topic not in self._connections:
             self._connections[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=self._store
@@ -437,7 +452,7 @@ class BagWriter:
         elif self._connections[topic].msgtype != msgtype:
             raise BagError(f"bag {self.path}: topic {topic} already carries another type")
         data = self._store.serialize_cdr(msg, msgtype)
-        self._writer.write(self._connections[topic], stamp_ns, data)
+        self._writer.write(self._connections[topic], log_ns, data)
 
     def _header(self, stamp_ns: int, frame_id: str) -> HeaderMsg:
         types = self._store.types
@@ -469,10 +484,20 @@ class BagWriter:
         self._write_raw(topic, stamp_ns, converters[encoding](rgb), encoding, frame_id)
 
     def write_mask(
-        self, topic: str, stamp_ns: int, labels: npt.NDArray[np.uint16], *, frame_id: str = "camera"
+        self,
+        topic: str,
+        stamp_ns: int,
+        labels: npt.NDArray[np.uint16],
+        *,
+        frame_id: str = "camera",
+        log_ns: int | None = None,
     ) -> None:
-        """Write a (H, W) uint16 label image as a mono16 sensor_msgs/Image (the node's ~/mask)."""
-        self._write_raw(topic, stamp_ns, labels.astype(np.uint16), "mono16", frame_id)
+        """Write a (H, W) uint16 label image as a mono16 sensor_msgs/Image (the node's ~/mask).
+
+        `log_ns`: when the recorder received it (bag time); default the header stamp.
+        """
+        pixels = labels.astype(np.uint16)
+        self._write_raw(topic, stamp_ns, pixels, "mono16", frame_id, log_ns=log_ns)
 
     def _write_raw(
         self,
@@ -481,6 +506,8 @@ class BagWriter:
         pixels: npt.NDArray[np.generic],
         encoding: str,
         frame_id: str,
+        *,
+        log_ns: int | None = None,
     ) -> None:
         pixels = np.ascontiguousarray(pixels)
         data = pixels.view(np.uint8).reshape(-1)
@@ -494,7 +521,7 @@ class BagWriter:
             step=data.size // height,
             data=data,
         )
-        self._write(topic, IMAGE, stamp_ns, msg)
+        self._write(topic, IMAGE, stamp_ns if log_ns is None else log_ns, msg)
 
     def write_compressed(
         self,
@@ -525,8 +552,12 @@ class BagWriter:
         detections: Sequence[Detection],
         *,
         frame_id: str = "camera",
+        log_ns: int | None = None,
     ) -> None:
-        """Write detections as the node publishes them: detection i has label i + 1."""
+        """Write detections as the node publishes them: detection i has label i + 1.
+
+        `log_ns`: when the recorder received them (bag time); default the header stamp.
+        """
         types = self._store.types
         items = [
             types[DETECTION](
@@ -545,7 +576,7 @@ class BagWriter:
             for i, d in enumerate(detections)
         ]
         msg = types[DETECTION_ARRAY](header=self._header(stamp_ns, frame_id), detections=items)
-        self._write(topic, DETECTION_ARRAY, stamp_ns, msg)
+        self._write(topic, DETECTION_ARRAY, stamp_ns if log_ns is None else log_ns, msg)
 
 
 def write_image_bag(

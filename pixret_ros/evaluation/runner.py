@@ -403,9 +403,7 @@ def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool
     seen: set[str] = set()
     recorded = bag_io.read_recording(source.path, source.detections_topic, source.mask_topic)
     for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
-        if frame.name in seen:
-            continue  # a repeated stamp: the first output counts
-        seen.add(frame.name)
+        seen.add(frame.name)  # read_recording yields each stamp once
         if frame.labels is not None:
             height, width = frame.labels.shape
             judge.add(frame.name, (height, width), _detections_of(frame))

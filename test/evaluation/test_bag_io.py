@@ -214,3 +214,30 @@ def test_recording_mask_must_be_mono16(tmp_path: Path) -> None:
         writer.write_image("/m", 10, skimage.data.astronaut()[:240, :320])
     with pytest.raises(BagError, match=r"/m at stamp 10: the label mask must be mono16, is 'rgb8'"):
         list(bag_io.read_recording(bag, "/d", "/m"))
+
+
+def test_recording_as_the_node_publishes_it(tmp_path: Path) -> None:
+    """The node publishes a mask after every array, empty ones too; stamps may repeat; masks
+    may be lost. Each stamp comes out once, and lost partners are forgotten, not hoarded."""
+    shape = (240, 320)
+    dets = _detections(shape)
+    labels = label_image(dets, shape)
+    empty = np.zeros(shape, np.uint16)
+    bag = tmp_path / "rec"
+    lost = bag_io.MAX_PENDING + 5
+    with bag_io.BagWriter(bag) as writer:
+        for stamp in range(1, lost + 1):  # detections whose masks were all lost
+            writer.write_detections("/d", stamp, dets)
+        writer.write_detections("/d", 1000, [])
+        writer.write_mask("/m", 1000, empty)  # the mask of an empty frame, after it
+        writer.write_detections("/d", 2000, dets)
+        writer.write_mask("/m", 2000, labels)
+        writer.write_detections("/d", 2000, dets, log_ns=2001)  # a repeated stamp
+        writer.write_mask("/m", 2000, labels, log_ns=2002)
+        writer.write_mask("/m", 1, labels, log_ns=3000)  # too late: stamp 1 was forgotten
+        writer.write_mask("/m", lost, labels, log_ns=3001)  # still held: completes
+    frames = list(bag_io.read_recording(bag, "/d", "/m"))
+    assert [f.stamp_ns for f in frames] == [1000, 2000, lost]
+    assert frames[0].labels is None
+    assert frames[1].labels is not None
+    np.testing.assert_array_equal(frames[1].labels, labels)
