@@ -1,0 +1,114 @@
+"""Segmentation from a loose prior, planar priors kept, scores that separate presence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from seg_scenes import frame_with_object, frame_without_object, view
+
+from pixret_ros.engine.appearance import AppearanceModel, build_appearance, dense_map
+from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
+from pixret_ros.engine.types import Box
+
+
+@dataclass(frozen=True)
+class Dense:
+    dense: np.ndarray
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def loose_box(mask: np.ndarray) -> Box:
+    """The true box grown by 15 % per side and shifted by 5 % of its size."""
+    box = Box.of_mask(mask)
+    dx, dy = 0.15 * box.width, 0.15 * box.height
+    return Box(
+        int(box.x - dx + 0.05 * box.width),
+        int(box.y - dy - 0.05 * box.height),
+        int(box.width + 2 * dx),
+        int(box.height + 2 * dy),
+    )
+
+
+def box_mask(box: Box, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape[:2], bool)
+    out[max(0, box.y) : box.y + box.height, max(0, box.x) : box.x + box.width] = True
+    return out
+
+
+@pytest.fixture(scope="module")
+def model() -> AppearanceModel:
+    rgb, mask = view()
+    return build_appearance(rgb, mask, None, calibrate=True)
+
+
+def test_loose_box_becomes_the_object_mask(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    box = loose_box(truth)
+    naive = iou(box_mask(box, frame.shape), truth)
+    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior(box=box))
+    assert result.mask.shape == truth.shape
+    assert result.mask.dtype == bool
+    got = iou(result.mask, truth)
+    assert naive < 0.3  # the box alone is a poor mask of this shape...
+    assert got > 0.5  # ...the segmentation is far better
+    assert got > naive + 0.25
+
+
+def test_points_alone_are_a_usable_prior(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    ys, xs = np.nonzero(truth)
+    pick = np.random.default_rng(0).choice(len(xs), 30, replace=False)
+    points = np.stack([xs[pick], ys[pick]], axis=1).astype(np.float32)
+    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior(points=points))
+    assert iou(result.mask, truth) > 0.6
+
+
+def test_planar_prior_keeps_the_warp(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    warped = np.zeros_like(truth)
+    warped[100:300, 200:420] = True  # deliberately not the object's shape
+    prior = SegmentPrior(mask=warped, planar=True)
+    result = segment(frame, Dense(dense_map(frame)), [model], prior)
+    np.testing.assert_array_equal(result.mask, warped)
+    assert 0.0 <= result.score <= 1.0
+
+
+def test_score_is_higher_where_the_object_is(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    empty = frame_without_object()
+    prior = SegmentPrior(box=loose_box(truth))
+    present = segment(frame, Dense(dense_map(frame)), [model], prior)
+    absent = segment(empty, Dense(dense_map(empty)), [model], prior)
+    assert 0.0 <= absent.score < present.score <= 1.0
+    assert present.score > absent.score + 0.05, (present.score, absent.score)
+
+
+def test_no_prior_gives_an_empty_mask(model: AppearanceModel) -> None:
+    frame, _ = frame_with_object()
+    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior())
+    assert not result.mask.any()
+    assert result.score == 0.0
+
+
+def test_models_from_the_cache_segment_identically(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    again = AppearanceModel.from_arrays(model.to_arrays())
+    prior = SegmentPrior(box=loose_box(truth))
+    feats = Dense(dense_map(frame))
+    first = segment(frame, feats, [model], prior)
+    second = segment(frame, feats, [again], prior)
+    np.testing.assert_array_equal(first.mask, second.mask)
+    assert first.score == second.score
+
+
+def test_graph_cut_refinement_runs(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    config = SegmentConfig(grabcut_iterations=1)
+    prior = SegmentPrior(box=loose_box(truth))
+    result = segment(frame, Dense(dense_map(frame)), [model], prior, config=config)
+    assert iou(result.mask, truth) > 0.5
