@@ -29,6 +29,7 @@ RUN_EXAMPLES = """examples:
   pixret-eval run --gallery gallery --gt gt.json --bag demo_bag --topic /camera/image_raw \\
       --out out_sift --method baseline
   pixret-eval run --gallery gallery --gt gt.json --recorded node_outputs_bag --out out_node
+  pixret-eval run ... --params-file config/pixret.yaml   (the node's own settings)
   pixret-eval run ... --config score_threshold=0.6 --config view_scales=[1.0,2.0]
 
 The engine may write feature caches into the gallery folder: give it a copy of a gallery
@@ -104,11 +105,17 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--temporal", action="store_true", help="stream mode: reuse results between frames"
     )
     run.add_argument(
+        "--params-file",
+        type=Path,
+        help="the node's parameter YAML (e.g. config/pixret.yaml): run the engine with the "
+        "node's settings (engine.*, score_threshold, temporal)",
+    )
+    run.add_argument(
         "--config",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override an EngineConfig field (repeatable)",
+        help="override an EngineConfig field (repeatable; after --params-file)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
@@ -130,7 +137,7 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pixret_ros.evaluation import runner  # noqa: PLC0415 - keeps --help fast
+    from pixret_ros.evaluation import engine_settings, runner  # noqa: PLC0415 - fast --help
 
     if args.recorded is not None:
         source = runner.Source(
@@ -144,6 +151,10 @@ def _run(args: argparse.Namespace) -> int:
         source = runner.Source("frames", args.frames)
     if args.recorded is None and args.gallery is None:
         return _fail("--gallery is required with --bag and --frames")
+    config = (
+        {} if args.params_file is None else engine_settings.params_file_overrides(args.params_file)
+    )
+    config.update(engine_settings.parse_overrides(args.config))
     options = runner.RunOptions(
         gallery=args.gallery if args.gallery is not None else Path(),
         gt=args.gt,
@@ -151,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
         out=args.out,
         method=args.method,
         temporal=args.temporal,
-        config=runner.parse_overrides(args.config),
+        config=config,
         progress=not args.no_progress,
     )
     result = runner.run(options)

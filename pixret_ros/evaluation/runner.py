@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import numpy as np
-import yaml
 from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
@@ -117,7 +116,8 @@ class RunOptions:
         source: frames or recorded outputs.
         out: folder for predictions.json, metrics.json and report.html (created if missing).
         method: `pixret` (PixelRetriever) or `baseline` (SIFT + homography).
-        temporal: stream mode (`EngineConfig.temporal`): frames are passed in input order.
+        temporal: force stream mode on (`EngineConfig.temporal`; `config` may also set it).
+            Frames are always passed in input order.
         config: EngineConfig field overrides, e.g. {"score_threshold": 0.6}.
         progress: show a tqdm progress bar on stderr.
     """
@@ -150,27 +150,6 @@ class KeptDetection(NamedTuple):
     box: Box
 
 
-def parse_overrides(items: Sequence[str]) -> dict[str, object]:
-    """`KEY=VALUE` strings to EngineConfig overrides (VALUE read as YAML; lists become tuples)."""
-    from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 - torch-free parse first
-
-    fields = {f.name for f in dataclasses.fields(EngineConfig)}
-    overrides: dict[str, object] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or key not in fields:
-            raise InputError(
-                f"--config {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}"
-            )
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise InputError(f"--config {item!r}: {text!r} is not a valid value") from None
-        overrides[key] = tuple(value) if isinstance(value, list) else value
-    return overrides
-
-
 def open_gallery(path: Path) -> GalleryLike:
     """The gallery folder as the engine reads it; InputError if there is none."""
     if not path.is_dir():
@@ -186,7 +165,8 @@ def build_engine(
     """The engine of `method` over `gallery`, and its settings as a dict (for metrics.json)."""
     from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 - loads torch
 
-    settings = EngineConfig(**{**config, "temporal": temporal})  # type: ignore[arg-type]
+    stream = temporal or bool(config.get("temporal", False))
+    settings = EngineConfig(**{**config, "temporal": stream})  # type: ignore[arg-type]
     engine: Engine
     if method == "baseline":
         from pixret_ros.engine.baseline import SiftBaseline  # noqa: PLC0415
@@ -492,7 +472,7 @@ def run(options: RunOptions) -> RunResult:
         metrics.update(_timing_figures(timer, len(input_names)))
     metrics.update(
         method="recorded" if engine is None else options.method,
-        temporal=options.temporal,
+        temporal=bool(settings.get("temporal", False)),
         source=source.describe(),
         gallery=str(options.gallery),
         ground_truth=str(options.gt),

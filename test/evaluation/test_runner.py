@@ -211,19 +211,6 @@ def test_missing_gallery(tiny: Scene, tmp_path: Path) -> None:
         runner.run(run)
 
 
-def test_parse_overrides() -> None:
-    assert runner.parse_overrides(["score_threshold=0.6", "view_scales=[1.0, 2.0]"]) == {
-        "score_threshold": 0.6,
-        "view_scales": (1.0, 2.0),
-    }
-    with pytest.raises(InputError, match=r"--config 'colour=red': expected KEY=VALUE with KEY"):
-        runner.parse_overrides(["colour=red"])
-    with pytest.raises(InputError, match=r"expected KEY=VALUE"):
-        runner.parse_overrides(["score_threshold"])
-    with pytest.raises(InputError, match=r"is not a valid value"):
-        runner.parse_overrides(["score_threshold=[1"])
-
-
 def test_encode_mask_round_trip() -> None:
     mask = np.zeros((7, 9), bool)
     mask[2:5, 3:8] = True

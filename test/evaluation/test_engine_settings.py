@@ -1,0 +1,72 @@
+"""engine_settings: the node's params file and --config KEY=VALUE as EngineConfig overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
+from pixret_ros.evaluation.errors import InputError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_parse_overrides() -> None:
+    assert parse_overrides(["score_threshold=0.6", "view_scales=[1.0, 2.0]"]) == {
+        "score_threshold": 0.6,
+        "view_scales": (1.0, 2.0),
+    }
+    with pytest.raises(InputError, match=r"--config 'colour=red': expected KEY=VALUE with KEY"):
+        parse_overrides(["colour=red"])
+    with pytest.raises(InputError, match=r"expected KEY=VALUE"):
+        parse_overrides(["score_threshold"])
+    with pytest.raises(InputError, match=r"is not a valid value"):
+        parse_overrides(["score_threshold=[1"])
+
+
+def test_params_file_as_the_node_reads_it(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "/**:\n"
+        "  ros__parameters:\n"
+        "    gallery_path: /somewhere\n"
+        "    score_threshold: 0.7\n"
+        "    temporal: true\n"
+        "    qos_depth: 3\n"
+        "    engine.working_size: 320\n"
+        "    engine.view_scales: [1.0, 2.0]\n"
+        "/cam2/pixret_node:\n"
+        "  ros__parameters:\n"
+        "    score_threshold: 0.8\n"
+    )
+    overrides = params_file_overrides(params)
+    assert overrides == {
+        "score_threshold": 0.8,
+        "temporal": True,
+        "working_size": 320,
+        "view_scales": (1.0, 2.0),
+    }
+    assert EngineConfig(**overrides).working_size == 320  # type: ignore[arg-type]
+
+
+def test_the_shipped_params_file_is_readable() -> None:
+    overrides = params_file_overrides(REPO / "config" / "pixret.yaml")
+    assert {"score_threshold", "temporal"} <= set(overrides)
+    EngineConfig(**overrides)  # type: ignore[arg-type]
+
+
+def test_params_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"params file .*missing.yaml cannot be read"):
+        params_file_overrides(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1\n")
+    with pytest.raises(InputError, match=r"is not valid YAML"):
+        params_file_overrides(bad)
+    bad.write_text("pixret_node:\n  parameters: {}\n")
+    with pytest.raises(InputError, match=r"has no ros__parameters section"):
+        params_file_overrides(bad)
+    bad.write_text("/**:\n  ros__parameters:\n    engine.colour: red\n")
+    with pytest.raises(InputError, match=r"engine.colour is not an engine setting; known: "):
+        params_file_overrides(bad)
