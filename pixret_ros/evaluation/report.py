@@ -272,6 +272,10 @@ def render_html(data: ReportData) -> str:
     speed = _speed_figure(data.latencies_ms)
     if speed is not None:
         parts.append(_img(speed, "engine latency per frame"))
+    config = m.get("config")
+    if isinstance(config, Mapping) and config:
+        parts.append("<details><summary>engine settings</summary>")
+        parts.append(_table(sorted(config.items()), ["EngineConfig", "value"]) + "</details>")
     per_instance = m.get("per_instance")
     if isinstance(per_instance, Mapping) and per_instance:
         fields = list(next(iter(per_instance.values())))

@@ -97,6 +97,7 @@ def test_write_report(tmp_path: Path) -> None:
         "stage_ms_median": {"features": 30.0, "total": 79.0},
         "source": "folder <frames>",
         "per_instance": {"cup": {"image_ap": 0.5, "miou_S": None}},
+        "config": {"working_size": 480, "view_scales": [0.5, 1.0]},
     }
     data = report.ReportData(metrics, rankings(), [70.0, 80.0, 95.0, 81.0], overlays)
     path = tmp_path / "report.html"
@@ -106,6 +107,7 @@ def test_write_report(tmp_path: Path) -> None:
     for key in ("image_map", "strict_pixel_map_S", "precision", "latency_ms_p95", "features"):
         assert f"<td>{key}</td>" in page
     assert "<td>cup</td><td>0.500</td><td>&ndash;</td>" in page  # per instance, None as a dash
+    assert "<td>view_scales</td><td>[0.5, 1.0]</td>" in page
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
     assert [c.split(":")[0] for c in captions] == ["best", "worst", "false positive"]
     images = re.findall(r'src="data:image/(png|jpeg);base64,([^"]+)"', page)
