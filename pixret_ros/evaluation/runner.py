@@ -472,7 +472,7 @@ def run(options: RunOptions) -> RunResult:
         metrics.update(_timing_figures(timer, len(input_names)))
     metrics.update(
         method="recorded" if engine is None else options.method,
-        temporal=bool(settings.get("temporal", False)),
+        temporal=None if engine is None else bool(settings.get("temporal", False)),
         source=source.describe(),
         gallery=str(options.gallery),
         ground_truth=str(options.gt),
