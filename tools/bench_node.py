@@ -1,0 +1,283 @@
+"""Benchmark pixret_node end to end: frame stamp -> detections received, over DDS, two processes.
+
+What it does: starts pixret_node (config/pixret.yaml, a fresh gallery in a work folder) as a
+separate process, registers instances through its register_instance service (timed: ms per
+view), then
+  camera mode:  publishes 640x480 rgb8 frames at --rate Hz for --duration s, like a camera;
+                latency = arrival of the detections - the frame's header stamp, for every
+                frame the node answered (it drops the others: newest-frame policy);
+  closed loop:  sends one frame, waits for its detections, sends the next (--closed-frames);
+                latency without waiting for a busy node, rate = the node's top speed.
+Node RSS at the end and the node's own /diagnostics (engine ms p50, drops) are reported too.
+The default gallery: the dev set's 12 instances (1 view each) plus crops of real photos
+(2 views each, tools/bench.py `extra_instances`) up to --instances; frames: the dev set's
+frames resized to 640x480.
+
+Examples:
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py --instances 10 --duration 10 --json out.json
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py --rate 15 --closed-frames 0
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py --work /tmp/bn --reuse-gallery  # rerun
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import psutil
+import rclpy
+from bench import extra_instances
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from tqdm import tqdm
+
+from pixret_ros.evaluation.frames import read_frame_folder
+from pixret_ros.msg import InstanceDetectionArray
+from pixret_ros.ros.convert import to_image_msg
+from pixret_ros.srv import ListInstances, RegisterInstance
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = (640, 480)
+Stamp = tuple[int, int]
+
+
+def node_env() -> dict[str, str]:
+    """Loopback DDS in this run's domain with the shared-memory profile (as `make unit`)."""
+    env = os.environ.copy()
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
+    env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm.xml")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+class Peer:
+    """The camera and the consumer: publishes frames, times the detections that come back."""
+
+    def __init__(self) -> None:
+        rclpy.init()
+        self.node = rclpy.create_node(f"pixret_bench_{os.getpid()}")
+        self.images = self.node.create_publisher(Image, "/image", qos_profile_sensor_data)
+        self.lock = threading.Lock()
+        self.arrivals: dict[Stamp, float] = {}  # stamp -> latency s
+        self.diagnostics: dict[str, str] = {}
+        self.node.create_subscription(
+            InstanceDetectionArray, "/pixret_node/detections", self._on_detections, 100
+        )
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_detections(self, msg: InstanceDetectionArray) -> None:
+        now = self.node.get_clock().now().nanoseconds
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        with self.lock:
+            self.arrivals[stamp] = (now - stamp[0] * 1_000_000_000 - stamp[1]) / 1e9
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.hardware_id == "/pixret_node":
+                self.diagnostics = {kv.key: kv.value for kv in status.values}
+
+    def publish(self, msg: Image) -> Stamp:
+        """Stamp `msg` now and publish it on /image; returns the stamp."""
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.images.publish(msg)
+        return (msg.header.stamp.sec, msg.header.stamp.nanosec)
+
+    def call(self, srv_type: type, name: str, request: object, timeout: float = 120.0) -> Any:  # noqa: ANN401 - rosidl types are untyped
+        """Call service `name` and wait for the answer (exit with a message if none)."""
+        client = self.node.create_client(srv_type, name)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SystemExit(f"bench_node: {name} not available after {timeout:g} s")
+        done = threading.Event()
+        future = client.call_async(request)
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise SystemExit(f"bench_node: {name} did not answer within {timeout:g} s")
+        self.node.destroy_client(client)
+        return future.result()
+
+    def close(self) -> None:
+        """Stop spinning and shut rclpy down."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+View = npt.NDArray[np.uint8]
+
+
+def instances(data: Path, count: int) -> list[tuple[str, list[View], list[View]]]:
+    """(name, views, masks): the dev set's instances first, then photo crops up to `count`."""
+    out: list[tuple[str, list[View], list[View]]] = []
+    for folder in sorted((data / "gallery").glob("*"))[:count]:
+        view = cv2.imread(str(folder / "view_000.png"))
+        mask = cv2.imread(str(folder / "view_000_mask.png"), cv2.IMREAD_GRAYSCALE)
+        if view is not None and mask is not None:
+            out.append((folder.name, [np.ascontiguousarray(view[:, :, ::-1])], [np.asarray(mask)]))
+    for i, views in enumerate(extra_instances(data / "gallery", max(0, count - len(out)))):
+        out.append((f"crop_{i:03d}", views, [np.full(v.shape[:2], 255, np.uint8) for v in views]))
+    return out
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """p50 and p95 in ms (nan when empty)."""
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.percentile(values, 50) * 1e3), float(np.percentile(values, 95) * 1e3)
+
+
+def camera_mode(peer: Peer, frames: list[Image], rate: float, duration: float) -> dict[str, float]:
+    """Publish at `rate` Hz for `duration` s; latency of every answered frame."""
+    sent: list[Stamp] = []
+    start = next_at = time.monotonic()
+    with tqdm(total=int(rate * duration), desc=f"camera {rate:g} Hz", leave=False) as bar:
+        while next_at - start < duration:
+            sent.append(peer.publish(frames[len(sent) % len(frames)]))
+            bar.update()
+            next_at += 1.0 / rate
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    time.sleep(2.0)  # the last frame's answer
+    with peer.lock:
+        latencies = [peer.arrivals[s] for s in sent if s in peer.arrivals]
+    p50, p95 = percentiles(latencies)
+    return {
+        "sent": len(sent),
+        "answered": len(latencies),
+        "achieved_hz": len(latencies) / duration,
+        "latency_ms_p50": p50,
+        "latency_ms_p95": p95,
+    }
+
+
+def closed_loop(peer: Peer, frames: list[Image], count: int) -> dict[str, float]:
+    """One frame at a time: send, wait for its detections (10 s at most), repeat."""
+    latencies = []
+    start = time.monotonic()
+    for i in tqdm(range(count), desc="closed loop", leave=False):
+        stamp = peer.publish(frames[i % len(frames)])
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            with peer.lock:
+                latency = peer.arrivals.get(stamp)
+            if latency is not None:
+                latencies.append(latency)
+                break
+            time.sleep(0.001)
+    elapsed = time.monotonic() - start
+    p50, p95 = percentiles(latencies)
+    return {
+        "sent": count,
+        "answered": len(latencies),
+        "achieved_hz": len(latencies) / elapsed if elapsed else 0.0,
+        "latency_ms_p50": p50,
+        "latency_ms_p95": p95,
+    }
+
+
+def register_all(peer: Peer, data: Path, count: int, *, reuse: bool) -> list[float]:
+    """Register the bench instances through the service; seconds per view of each call."""
+    todo = instances(data, count)
+    if reuse:
+        have = peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request())
+        todo = [item for item in todo if item[0] not in set(have.names)]
+    per_view = []
+    for name, views, masks in tqdm(todo, desc="register"):
+        request = RegisterInstance.Request(name=name, replace=True)
+        request.images = [to_image_msg(v, "rgb8") for v in views]
+        request.masks = [to_image_msg(m, "mono8") for m in masks]
+        start = time.monotonic()
+        answer = peer.call(RegisterInstance, "/pixret_node/register_instance", request)
+        per_view.append((time.monotonic() - start) / len(views))
+        if not answer.success:
+            raise SystemExit(f"bench_node: {answer.message}")
+    return per_view
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print one table (and --json)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--instances", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=30.0, help="camera mode frame rate, Hz")
+    parser.add_argument("--duration", type=float, default=30.0, help="camera mode seconds")
+    parser.add_argument("--closed-frames", type=int, default=50, help="0 skips closed loop")
+    parser.add_argument("--work", default=None, help="work folder (default: a temp folder)")
+    parser.add_argument(
+        "--reuse-gallery",
+        action="store_true",
+        help="keep the instances already in WORK/gallery (and their feature caches): skips "
+        "registration on a rerun with the same --work",
+    )
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    data = Path(args.data)
+    if not (data / "frames").is_dir():
+        print(f"bench_node: {data}/frames not found; give --data (the dev set folder)")
+        return 1
+    work = Path(args.work or tempfile.mkdtemp(prefix="pixret_bench_node_"))
+    work.mkdir(parents=True, exist_ok=True)
+    frames = [
+        to_image_msg(cv2.resize(f.image, SIZE, interpolation=cv2.INTER_AREA), "rgb8")
+        for f in read_frame_folder(data / "frames")
+    ]
+    log = (work / "node.log").open("wb")
+    node = subprocess.Popen(
+        [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args", "--params-file",
+         str(REPO / "config" / "pixret.yaml"), "-p", f"gallery_path:={work / 'gallery'}"],
+        env=node_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    peer = Peer()
+    results: dict[str, Any] = {"instances": args.instances, "frame": f"{SIZE[0]}x{SIZE[1]}"}
+    try:
+        peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request())
+        per_view = register_all(peer, data, args.instances, reuse=args.reuse_gallery)
+        if per_view:
+            results["registration_ms_per_view_p50"] = float(np.median(per_view) * 1e3)
+        closed_loop(peer, frames, 5)  # warm up
+        if args.closed_frames:
+            results["closed_loop"] = closed_loop(peer, frames, args.closed_frames)
+        results["camera"] = camera_mode(peer, frames, args.rate, args.duration)
+        results["camera"]["rate_hz"] = args.rate
+        results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
+        results["node_diagnostics"] = diagnostics = dict(peer.diagnostics)
+        if diagnostics:  # what the node adds to the engine's own time, and transport
+            results["node_overhead_ms_p50"] = float(diagnostics["latency_ms_p50"]) - float(
+                diagnostics["engine_ms_p50"]
+            )
+            results["stamp_to_node_ms_p50"] = float(diagnostics["stamp_age_ms_p50"]) - float(
+                diagnostics["latency_ms_p50"]
+            )
+    finally:
+        peer.close()
+        node.send_signal(signal.SIGINT)
+        results["node_exit_status"] = node.wait(30)
+        log.close()
+    print(json.dumps(results, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
