@@ -30,6 +30,7 @@ import yaml
 from rosbags.image import ImageError, image_to_cvimage
 from rosbags.image.image import to_cvtype
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
+from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
 
 from pixret_ros.evaluation.errors import BagError
@@ -111,13 +112,18 @@ def header_stamp_ns(header: HeaderMsg) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
-def _raw_stamp_ns(data: bytes | memoryview) -> int:
+def _raw_stamp_ns(data: bytes | memoryview, bag: Path | str, topic: str) -> int:
     """Header stamp of a CDR message that starts with std_msgs/Header, without decoding the rest.
 
     Lets a reader skip the frames it does not want at the cost of reading 12 bytes.
     """
-    little = data[1] == 1  # encapsulation 0x0001 = CDR little endian
-    sec, nanosec = struct.unpack_from("<iI" if little else ">iI", data, 4)
+    try:
+        little = data[1] == 1  # encapsulation 0x0001 = CDR little endian
+        sec, nanosec = struct.unpack_from("<iI" if little else ">iI", data, 4)
+    except (IndexError, struct.error):
+        raise BagError(
+            f"bag {bag}: a message on {topic} is cut short ({len(data)} bytes)"
+        ) from None
     return int(sec) * 1_000_000_000 + int(nanosec)
 
 
@@ -232,7 +238,7 @@ def _deserialize(
 ) -> object:
     try:
         return store.deserialize_cdr(data, connection.msgtype)
-    except (*_BROKEN, TypesysError, KeyError) as err:
+    except (*_BROKEN, SerdeError, TypesysError, KeyError) as err:
         raise BagError(
             f"bag {bag}: a {connection.msgtype} message on {connection.topic} cannot be decoded "
             f"({err!r}); the bag is corrupt or was written with another message definition"
@@ -259,10 +265,10 @@ def read_frames(
     with open_bag(bag) as reader:
         connections = _topic_connections(reader, bag, topic, IMAGE_TYPES)
         for connection, _, data in _messages(reader, bag, connections):
-            if names is not None and frame_name(_raw_stamp_ns(data)) not in names:
+            stamp = _raw_stamp_ns(data, bag, topic)
+            if names is not None and frame_name(stamp) not in names:
                 continue
             msg = _deserialize(store, data, connection, bag)
-            stamp = header_stamp_ns(cast("ImageMsg", msg).header)
             where = f"bag {bag}, {topic} at stamp {stamp}"
             if connection.msgtype == IMAGE:
                 yield Frame(
@@ -307,13 +313,10 @@ def list_frame_names(bag: Path | str, topic: str) -> list[str]:
     """Names of every frame on `topic`, in bag order, from the header stamps alone (fast)."""
     with open_bag(bag) as reader:
         connections = _topic_connections(reader, bag, topic, IMAGE_TYPES)
-        names = []
-        for _, _, data in _messages(reader, bag, connections):
-            try:
-                names.append(frame_name(_raw_stamp_ns(data)))
-            except _BROKEN as err:
-                raise BagError(f"bag {bag}: a message on {topic} is cut short ({err})") from None
-        return names
+        return [
+            frame_name(_raw_stamp_ns(data, bag, topic))
+            for _, _, data in _messages(reader, bag, connections)
+        ]
 
 
 def find_detection_topics(bag: Path | str) -> list[str]:
@@ -343,7 +346,7 @@ def read_recording(
         pending_masks: dict[int, npt.NDArray[np.uint16]] = {}
         done: set[int] = set()  # stamps yielded: their late or repeated messages are skipped
         for connection, _, data in _messages(reader, bag, connections):
-            stamp = _raw_stamp_ns(data)
+            stamp = _raw_stamp_ns(data, bag, connection.topic)
             if stamp in done:
                 continue
             msg = _deserialize(store, data, connection, bag)

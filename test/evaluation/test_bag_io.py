@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+from rosbags.rosbag2 import StoragePlugin, Writer
 
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
@@ -241,3 +242,37 @@ def test_recording_as_the_node_publishes_it(tmp_path: Path) -> None:
     assert frames[0].labels is None
     assert frames[1].labels is not None
     np.testing.assert_array_equal(frames[1].labels, labels)
+
+
+def test_cut_messages_inside_an_intact_bag(tmp_path: Path) -> None:
+    """The bag file is fine but a message is shorter than its type: a named BagError."""
+    store = bag_io.typestore()
+    full = bytes(
+        store.serialize_cdr(
+            store.types[bag_io.IMAGE](
+                header=store.types["std_msgs/msg/Header"](
+                    stamp=store.types["builtin_interfaces/msg/Time"](sec=3, nanosec=0),
+                    frame_id="c",
+                ),
+                height=2,
+                width=2,
+                encoding="rgb8",
+                is_bigendian=0,
+                step=6,
+                data=np.zeros(12, np.uint8),
+            ),
+            bag_io.IMAGE,
+        )
+    )
+    for name, data, message in [
+        ("tiny", full[:3], r"a message on /cam is cut short \(3 bytes\)"),
+        ("half", full[: len(full) // 2], r"a sensor_msgs/msg/Image message on /cam cannot be"),
+    ]:
+        bag = tmp_path / name
+        with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            connection = writer.add_connection("/cam", bag_io.IMAGE, typestore=store)
+            writer.write(connection, 1, data)
+        with pytest.raises(BagError, match=message):
+            list(bag_io.read_frames(bag, "/cam"))
+    with pytest.raises(BagError, match=r"cut short"):
+        bag_io.list_frame_names(tmp_path / "tiny", "/cam")
