@@ -1,6 +1,6 @@
 """Fixtures that start pixret_node (separate process, real DDS) and the test's ROS peer.
 
-For other test folders: `shared_node` (one node for the session, 'astronaut' and 'coins'
+For other test folders: `shared_node` (one node for the session, 'astronaut' and 'camera'
 registered, on /image), `start_node(gallery=None, namespace=None, wait=True, **params)`
 (nodes of one test, each in its own namespace unless given, so they never hear the shared
 node's frames; stopped by SIGINT and checked for exit status 0), `ros_peer` (publish frames, listen,
@@ -63,7 +63,7 @@ def start_node(ros_peer: RosPeer, tmp_path_factory: pytest.TempPathFactory) -> I
 def shared_node(
     ros_peer: RosPeer, scene: Scene, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NodeProcess]:
-    """One pixret_node for the tests that can share it, with 'astronaut' and 'coins' registered.
+    """One pixret_node for the tests that can share it, with 'astronaut' and 'camera' registered.
 
     Tests that register more must remove it again. Stopped with SIGINT at the end of the
     session, which must give exit status 0.
@@ -72,7 +72,7 @@ def shared_node(
     node = launch_node(folder / "gallery", folder / "node.log")
     try:
         ros_peer.wait_ready(node)
-        for name in ("astronaut", "coins"):
+        for name in ("astronaut", "camera"):
             answer = ros_peer.register(node.name, name, [scene.views[name]])
             assert answer.success, answer.message
         yield node

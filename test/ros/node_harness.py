@@ -82,6 +82,7 @@ def _objects() -> dict[str, np.ndarray]:
     return {
         "astronaut": data.astronaut()[20:320, 130:390],
         "coins": np.dstack([data.coins()] * 3)[20:280, 20:300],
+        "camera": np.dstack([data.camera()] * 3)[50:350, 150:400],
         "cat": data.chelsea()[20:290, 60:330],
     }
 

@@ -37,11 +37,12 @@ def yaml_values() -> dict[str, Any]:
 
 def test_config_file_lists_every_parameter_with_its_default(yaml_values: dict[str, Any]) -> None:
     specs = {spec.name: spec for spec in (*params.SPECS, *params.engine_specs())}
-    assert set(yaml_values) == set(specs)
+    stale = "config/pixret.yaml is out of date: run tools/update_params_yaml.py"
+    assert set(yaml_values) == set(specs), stale
     assert sorted(yaml_values) == sorted(params.all_names())
     for name, value in yaml_values.items():
         default = specs[name].default
-        assert value == default, f"{name}: file {value!r}, table {default!r}"
+        assert value == default, f"{name}: file {value!r}, table {default!r}; {stale}"
         assert type(value) is type(default), name
 
 
