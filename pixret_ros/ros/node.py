@@ -96,7 +96,7 @@ class PixretNode(Node):
         inputs = MutuallyExclusiveCallbackGroup()
         processing = MutuallyExclusiveCallbackGroup()
         services = MutuallyExclusiveCallbackGroup()
-        timers = MutuallyExclusiveCallbackGroup()
+        timers = MutuallyExclusiveCallbackGroup()  # gallery sync
 
         reliability = {
             "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -131,7 +131,9 @@ class PixretNode(Node):
         )
         self.create_timer(self._settings.sync_period, self._sync, callback_group=timers)
         self.create_timer(
-            self._settings.diagnostics_period, self._publish_diagnostics, callback_group=timers
+            self._settings.diagnostics_period,
+            self._publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup(),  # never waits for a sync
         )
         self.get_logger().info(
             f"ready: gallery {path} ({self._instances} instance(s)), "
@@ -218,15 +220,23 @@ class PixretNode(Node):
 
     def _sync(self) -> None:
         """Pick up registrations made by other nodes sharing the gallery folder."""
+        if self._sync_engine():
+            self.get_logger().info(f"gallery changed on disk: {self._instances} instance(s)")
+
+    def _sync_engine(self) -> bool:
+        """Run retriever.sync() under the engine lock; True if the gallery reloaded.
+
+        A failure is logged, never raised: a timer or a service must not take the node down
+        because of one damaged folder.
+        """
         try:
             with self._engine_lock:
                 changed = self._retriever.sync()
-        except PixretError as err:
-            self.get_logger().warning(f"gallery sync failed: {err}", throttle_duration_sec=10.0)
-            return
-        if changed:
             self._instances = len(self._writer.names())
-            self.get_logger().info(f"gallery changed on disk: {self._instances} instance(s)")
+        except Exception as err:  # noqa: BLE001 - logged; the next sync retries
+            self.get_logger().warning(f"gallery sync failed: {err}", throttle_duration_sec=10.0)
+            return False
+        return changed
 
     def _on_register(
         self, request: RegisterInstance.Request, response: RegisterInstance.Response
@@ -236,12 +246,12 @@ class PixretNode(Node):
             response.num_views = self._writer.add(
                 request.name, images, masks, replace=request.replace
             )
-            self._after_write()
         except (ConversionError, GalleryError) as err:
             return self._refuse(response, f"register {request.name!r} refused: {err}")
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self.get_logger().error(traceback.format_exc())
             return self._refuse(response, f"register {request.name!r} failed: {err!r}")
+        self._sync_engine()  # live at once here; other nodes pick it up by their timer
         response.success = True
         response.message = f"registered {request.name!r}: {response.num_views} view(s)"
         self.get_logger().info(response.message)
@@ -292,12 +302,12 @@ class PixretNode(Node):
     ) -> RemoveInstance.Response:
         try:
             self._writer.remove(request.name)
-            self._after_write()
         except GalleryError as err:
             return self._refuse(response, f"remove {request.name!r} refused: {err}")
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self.get_logger().error(traceback.format_exc())
             return self._refuse(response, f"remove {request.name!r} failed: {err!r}")
+        self._sync_engine()
         response.success = True
         response.message = f"removed {request.name!r}"
         self.get_logger().info(response.message)
@@ -306,16 +316,15 @@ class PixretNode(Node):
     def _on_list(
         self, _request: ListInstances.Request, response: ListInstances.Response
     ) -> ListInstances.Response:
-        names = self._writer.names()
-        response.names = names
-        response.num_views = [self._writer.num_views(name) for name in names]
+        listed: list[tuple[str, int]] = []
+        for name in self._writer.names():
+            try:
+                listed.append((name, self._writer.num_views(name)))
+            except GalleryError:
+                continue  # removed by another node since names() looked
+        response.names = [name for name, _ in listed]
+        response.num_views = [count for _, count in listed]
         return response
-
-    def _after_write(self) -> None:
-        """Make a registration or removal live at once (other nodes get it by their timer)."""
-        with self._engine_lock:
-            self._retriever.sync()
-        self._instances = len(self._writer.names())
 
     def _refuse(self, response: _Answer, message: str) -> _Answer:
         response.success = False
@@ -370,7 +379,7 @@ def main(args: list[str] | None = None) -> int:
         print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         return 1
     node: PixretNode | None = None
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = MultiThreadedExecutor(num_threads=5)
     status = 0
     try:
         node = PixretNode()
