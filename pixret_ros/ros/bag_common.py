@@ -10,8 +10,12 @@ class to create the endpoint.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from pixret_ros.engine.errors import PixretError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: Exit status of a tool stopped by Ctrl-C / SIGINT before it finished (shell convention).
 EXIT_INTERRUPTED = 130
@@ -38,3 +42,23 @@ def message_class(msgtype: str) -> type:
     if not isinstance(cls, type):
         raise BagToolError(f"{module_name}.{name} is not a message class")
     return cls
+
+
+def split_ros_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split a command line into the tool's own arguments and its `--ros-args ... [--]` parts.
+
+    rclpy.init must see only the latter: given everything, rcl would also read the tool's
+    `--remap FROM:=TO` values as (deprecated) remapping rules.
+    """
+    own: list[str] = []
+    ros: list[str] = []
+    inside = False
+    for arg in argv:
+        if arg == "--ros-args":
+            inside = True
+            ros.append(arg)
+        elif inside and arg == "--":
+            inside = False
+        else:
+            (ros if inside else own).append(arg)
+    return own, ros

@@ -29,7 +29,12 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
 from pixret_ros.evaluation.bag_io import header_stamp_ns, open_bag, typestore
 from pixret_ros.evaluation.errors import BagError
-from pixret_ros.ros.bag_common import EXIT_INTERRUPTED, BagToolError, message_class
+from pixret_ros.ros.bag_common import (
+    EXIT_INTERRUPTED,
+    BagToolError,
+    message_class,
+    split_ros_args,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -252,11 +257,12 @@ def _report(stats: PlayStats, targets: Sequence[str], lockstep: str | None) -> s
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the player; exit 0 when the bag was played, 1 on an error, 130 on Ctrl-C."""
-    args = build_parser().parse_args(argv)
+    own, ros = split_ros_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(own)
     if args.rate <= 0:
         print(f"pixret-play: --rate must be > 0, got {args.rate}", file=sys.stderr)
         return 1
-    rclpy.init()
+    rclpy.init(args=["pixret-play", *ros])
     node = rclpy.create_node("pixret_player")
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -285,7 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
-        executor.shutdown(timeout_sec=1.0)
+        # Stop the spinning thread before the node goes: a thread still waiting inside the
+        # executor when the process exits aborts it ("terminate called ...").
+        executor.shutdown(timeout_sec=10.0)
+        if spinner.is_alive():
+            spinner.join(timeout=10.0)
         node.destroy_node()
         rclpy.try_shutdown()
     if not stats.published:

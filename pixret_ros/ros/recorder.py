@@ -29,7 +29,7 @@ from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
 from pixret_ros.evaluation.bag_io import STORAGES, typestore
-from pixret_ros.ros.bag_common import BagToolError, message_class
+from pixret_ros.ros.bag_common import BagToolError, message_class, split_ros_args
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -177,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Record until SIGINT/SIGTERM (or --duration); 0 when the bag was closed properly."""
-    args = build_parser().parse_args(argv)
-    rclpy.init()
+    own, ros = split_ros_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(own)
+    rclpy.init(args=["pixret-record", *ros])
     node = rclpy.create_node("pixret_recorder")
     executor = SingleThreadedExecutor()
     executor.add_node(node)

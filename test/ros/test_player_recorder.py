@@ -30,6 +30,7 @@ from pixret_ros.evaluation.bag_io import (
     write_image_bag,
 )
 from pixret_ros.ros import player, recorder
+from pixret_ros.ros.bag_common import split_ros_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 from echo_node import bright_labels
@@ -140,6 +141,7 @@ def test_lockstep_play_and_record_every_answer_byte_exact(
             env=os.environ.copy(), capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert played.returncode == 0, played.stderr
+        assert "deprecated" not in played.stderr  # --remap is the player's, not rcl's
         assert "published 8 messages on /image" in played.stdout
         assert "8 answered on /echo_node/detections, 0 not in time" in played.stdout
         time.sleep(0.5)  # the last answer is on its way to the recorder too
@@ -228,3 +230,11 @@ def test_recorder_refuses_an_existing_folder_and_stops_after_duration(
     assert "/nobody_talks: 0" in capsys.readouterr().out
     with Reader(tmp_path / "quiet") as reader:
         assert reader.message_count == 0
+
+
+def test_only_the_ros_args_part_goes_to_rclpy() -> None:
+    own, ros = split_ros_args(
+        ["bag", "--remap", "/a:=/b", "--ros-args", "-r", "__ns:=/cam", "--", "--rate", "2"]
+    )
+    assert own == ["bag", "--remap", "/a:=/b", "--rate", "2"]
+    assert ros == ["--ros-args", "-r", "__ns:=/cam"]
