@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
-from node_harness import NodeProcess, RosPeer, Scene, folder_hash, iou, wait_for
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from node_harness import (
+    NodeProcess,
+    RosPeer,
+    Scene,
+    folder_hash,
+    iou,
+    launch_node,
+    wait_for,
+)
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # type: ignore[import-untyped]
 from rcl_interfaces.srv import SetParameters  # type: ignore[import-untyped]
 from sensor_msgs.msg import Image
@@ -283,4 +292,70 @@ def test_diagnostics_report_rates_latency_and_memory(
         assert key in values, key
     assert int(values["instances"]) == len(ros_peer.list(shared_node.name))
     assert 50 < float(values["rss_mb"]) < 4000
-    assert wait_for(shared_node.alive, 0.1)
+
+
+def test_bad_frames_are_refused_counted_and_survived(
+    ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
+) -> None:
+    statuses: list[Any] = []
+
+    def keep(msg: DiagnosticArray) -> None:
+        statuses.extend(s for s in msg.status if s.hardware_id == shared_node.name)
+
+    ros_peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, 10)
+    bayer = to_image_msg(scene.background[:, :, 0], "mono8")
+    bayer.encoding = "bayer_rggb8"
+    short = to_image_msg(scene.background, "rgb8")
+    short.data = bytes(short.data[:1000])  # header promises 640x480, data holds 1000 bytes
+
+    def refused() -> bool:
+        ros_peer.publish_msg(bayer)
+        ros_peer.publish_msg(short)
+        return any(
+            int({kv.key: kv.value for kv in s.values}["frames_refused"]) >= 2 for s in statuses
+        )
+
+    assert wait_for(refused, 30.0, period=0.3), "bad frames were not counted as refused"
+    warned = [s for s in statuses if int({kv.key: kv.value for kv in s.values}["frames_refused"])]
+    assert warned[-1].level == DiagnosticStatus.WARN
+    assert "refused" in warned[-1].message
+    assert "frame refused" in shared_node.log_text()
+    assert "bayer_rggb8" in shared_node.log_text()
+    received = ros_peer.listen(shared_node.name)  # still serving good frames
+    frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
+    assert _stream_until(ros_peer, frame, lambda: bool(received.detections), 30.0)
+    assert shared_node.alive()
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"qos_reliability": "sometimes"}, "qos_reliability='sometimes' is not one of"),
+        ({"score_threshold": 1.5}, "score_threshold"),
+        ({"engine.working_size": 8}, "working_size"),
+    ],
+)
+def test_bad_settings_stop_the_start_with_one_clear_line(
+    tmp_path: Path, params: dict[str, Any], expected: str
+) -> None:
+    node = launch_node(tmp_path / "gallery", tmp_path / "node.log", namespace="/bad", params=params)
+    try:
+        status = node.process.wait(60)
+    finally:
+        if node.alive():
+            node.process.kill()
+    log = node.log_text()
+    assert status == 1, log
+    assert "pixret_node: cannot start" in log
+    assert expected in log
+    assert "Traceback" not in log
+
+
+def test_gallery_path_that_is_a_file_stops_the_start(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "gallery.txt"
+    not_a_folder.write_text("not a gallery")
+    node = launch_node(not_a_folder, tmp_path / "node.log", namespace="/bad_gallery")
+    status = node.process.wait(60)
+    assert status == 1, node.log_text()
+    assert f"{not_a_folder}" in node.log_text()
+    assert "Traceback" not in node.log_text()
