@@ -378,15 +378,17 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "make-demo",
         help="build the demo data (bag, gallery, ground truth) from scikit-image's photos",
         description=(
-            "Build the demo: about 300 frames (640x480, 15 Hz) as a rosbag2 (mcap) on "
+            f"Build the demo: about 300 frames (640x480, {RATE_HZ} Hz) as a rosbag2 (mcap) on\n"
             f"{TOPIC}, a gallery of {len(demo_sources.INSTANCE_NAMES)} instances and COCO "
-            "ground truth, all from the photos that ship with scikit-image. Deterministic: "
-            "the same seed gives the same bytes. A complete build in OUT is reused."
+            "ground truth, all from the photos\nthat ship with scikit-image. Deterministic: "
+            "the same seed gives the same bytes.\nA complete build in OUT is reused; "
+            "preview.png shows frames with their ground truth."
         ),
         epilog=(
             "examples:\n"
             "  pixret-eval make-demo --out build/demo\n"
-            "  pixret-eval run --gallery build/demo/gallery --gt build/demo/gt.json \\\n"
+            "  cp -r build/demo/gallery /tmp/demo_gallery   # the engine may add caches\n"
+            "  pixret-eval run --gallery /tmp/demo_gallery --gt build/demo/gt.json \\\n"
             f"      --bag build/demo/bag --topic {TOPIC} --out build/demo_eval"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
