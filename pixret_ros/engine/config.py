@@ -39,6 +39,10 @@ class EngineConfig:
         score_threshold: detections with a score at or above it are `accepted` (published).
         calibrate: calibrate each instance's score against background photos at registration.
         segment: refine masks of non-planar detections with the appearance segmenter.
+        segment_candidates: segment at most this many detections per frame (most inliers
+            first; about 20-40 ms each); the others keep the warped view mask.
+        trust_warp_inliers: a fit with at least this many inliers keeps the warped mask
+            (measured: strong fits warp better than region segmentation does).
         temporal: stream mode: reuse the previous frame's detections between full searches.
         redetect_every: in stream mode, search the whole gallery every this many frames.
         index_exact_limit: up to this many gallery descriptors the index is exact (flat);
@@ -64,6 +68,8 @@ class EngineConfig:
     score_threshold: float = 0.5
     calibrate: bool = True
     segment: bool = True
+    segment_candidates: int = 1
+    trust_warp_inliers: int = 25
     temporal: bool = False
     redetect_every: int = 10
     index_exact_limit: int = 100_000
@@ -117,7 +123,7 @@ class EngineConfig:
         threshold = f"{self.detection_threshold:g}".replace(".", "p")
         return (
             f"xfeat_v{FEATURE_VERSION}_k{self.view_keypoints}_m{self.view_max_side}"
-            f"_t{threshold}_s{scales}"
+            f"_t{threshold}_s{scales}_c{int(self.calibrate)}"
         )
 
     @classmethod
@@ -126,7 +132,7 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 4
 
 _POSITIVE_INTS = (
     "working_size",
@@ -138,6 +144,8 @@ _POSITIVE_INTS = (
     "min_votes",
     "ransac_iterations",
     "min_inliers",
+    "segment_candidates",
+    "trust_warp_inliers",
     "redetect_every",
     "index_exact_limit",
     "index_nprobe",

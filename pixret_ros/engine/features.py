@@ -7,6 +7,7 @@ segmenter uses for region appearance, so a frame costs a single pass (MODELS.md:
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,6 +86,15 @@ def _load_network() -> torch.nn.Module:
         return _MODEL
 
 
+def dense_map(rgb: npt.NDArray[np.uint8]) -> Float32:
+    """XFeat's unit dense map (64, h, w) of an RGB image.
+
+    One process-wide function, so that callers caching per function (like the appearance
+    background bank) share one cache.
+    """
+    return _dense_extractor().extract(rgb, 1).dense
+
+
 class FeatureExtractor:
     """Computes `Features` for RGB images with XFeat (CPU, `config.num_threads` threads)."""
 
@@ -96,41 +106,40 @@ class FeatureExtractor:
     def extract(self, rgb: npt.NDArray[np.uint8], max_keypoints: int | None = None) -> Features:
         """Keypoints, descriptors and the dense map of `rgb` at its own resolution.
 
-        The image is resized to the nearest multiple of 32 per side (XFeat's stride); the
-        returned keypoints are mapped back to `rgb`'s pixels. `max_keypoints` defaults to
-        `config.frame_keypoints`.
+        The image is padded (mirrored) to a multiple of 32 per side (XFeat's stride) rather
+        than resized, so keypoints keep the image's exact geometry; keypoints in the padding
+        are dropped and the dense map is cropped to the cells that cover the image.
+        `max_keypoints` defaults to `config.frame_keypoints`.
         """
         check_rgb(rgb, "image")
         top_k = self.config.frame_keypoints if max_keypoints is None else max_keypoints
         height, width = rgb.shape[:2]
-        h32 = max(_MIN_SIDE, round(height / 32) * 32)
-        w32 = max(_MIN_SIDE, round(width / 32) * 32)
+        h32 = -(-height // 32) * 32
+        w32 = -(-width // 32) * 32
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if (h32, w32) != (height, width):
-            shrink = h32 * w32 < height * width
-            grey = cv2.resize(
-                grey, (w32, h32), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-            )
-        tensor = torch.from_numpy(grey).float()[None, None]
+            grey = cv2.copyMakeBorder(grey, 0, h32 - height, 0, w32 - width, cv2.BORDER_REFLECT_101)
+        tensor = torch.from_numpy(np.ascontiguousarray(grey)).float()[None, None]
         with torch.inference_mode():
             dense_t, logits, reliability = self._net(tensor)
             dense_t = F.normalize(dense_t, dim=1)
-            points, scores = self._keypoints(logits, reliability, top_k)
+            points, scores = self._keypoints(logits, reliability, top_k, (height, width))
             descriptors = self._sample(dense_t, points, h32, w32)
-        keypoints = points.numpy().astype(np.float32)
-        keypoints[:, 0] *= width / w32
-        keypoints[:, 1] *= height / h32
-        dense = dense_t[0].numpy()
+        dense = dense_t[0, :, : -(-height // 8), : -(-width // 8)].numpy()
         return Features(
-            keypoints=keypoints,
+            keypoints=points.numpy().astype(np.float32),
             descriptors=descriptors.numpy().astype(np.float32),
             scores=scores.numpy().astype(np.float32),
-            dense=dense,
+            dense=np.ascontiguousarray(dense),
             dense_stride=width / dense.shape[2],
         )
 
     def _keypoints(
-        self, logits: torch.Tensor, reliability: torch.Tensor, top_k: int
+        self,
+        logits: torch.Tensor,
+        reliability: torch.Tensor,
+        top_k: int,
+        shape: tuple[int, int],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Best `top_k` keypoints (x, y), at most one per 8x8 cell, scored heat x reliability.
 
@@ -143,15 +152,19 @@ class FeatureExtractor:
         score = best * reliability[0, 0]
         keep = best > self.config.detection_threshold
         rows, cols = torch.nonzero(keep, as_tuple=True)
+        offset = where[rows, cols]
+        xs = cols * 8 + offset % 8
+        ys = rows * 8 + offset // 8
+        inside = (ys < shape[0]) & (xs < shape[1])  # not in the padding
+        rows, cols, offset = rows[inside], cols[inside], offset[inside]
         if rows.numel() == 0:
             return torch.zeros((0, 2)), torch.zeros(0)
         scores = score[rows, cols]
         order = torch.argsort(scores, descending=True)[:top_k]
         rows, cols = rows[order], cols[order]
-        offset = where[rows, cols]
-        xs = cols * 8 + offset % 8
-        ys = rows * 8 + offset // 8
-        points = torch.stack([xs, ys], dim=1).float()
+        cell = heat[:, rows, cols].t().reshape(-1, 8, 8)  # (N, 8, 8) probabilities
+        fine = _subpixel(cell, offset[order])
+        points = torch.stack([cols * 8 + fine[:, 0], rows * 8 + fine[:, 1]], dim=1).float()
         return points, scores[order]
 
     @staticmethod
@@ -163,3 +176,29 @@ class FeatureExtractor:
         grid = (2.0 * points / scale - 1.0)[None, :, None, :]
         sampled = F.grid_sample(dense, grid, mode="bicubic", align_corners=False)
         return F.normalize(sampled[0, :, :, 0].t(), dim=1)
+
+
+def _subpixel(cell: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """(x, y) within each 8x8 cell: centroid of the probabilities in the 3x3 around the peak.
+
+    Integer peaks are off by up to half a pixel and, under scale change, by more; the local
+    centroid roughly halves the residuals of verified matches (tests: warp within 2 px).
+    """
+    n = cell.shape[0]
+    py, px = peak // 8, peak % 8
+    steps = torch.tensor([-1, 0, 1])
+    ys = (py[:, None] + steps[None]).clamp(0, 7)  # (N, 3)
+    xs = (px[:, None] + steps[None]).clamp(0, 7)
+    idx = torch.arange(n)[:, None, None]
+    window = cell[idx, ys[:, :, None], xs[:, None, :]]  # (N, 3, 3)
+    total = window.sum(dim=(1, 2)).clamp_min(1e-12)
+    cy = (window.sum(dim=2) * ys.float()).sum(dim=1) / total
+    cx = (window.sum(dim=1) * xs.float()).sum(dim=1) / total
+    return torch.stack([cx, cy], dim=1)
+
+
+@functools.cache
+def _dense_extractor() -> FeatureExtractor:
+    from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 (import cycle)
+
+    return FeatureExtractor(EngineConfig())

@@ -18,16 +18,18 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from pixret_ros.engine.appearance import AppearanceModel, build_appearance
 from pixret_ros.engine.calibration import ScoreModel, background_features
 from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.features import FeatureExtractor, Features, check_rgb
+from pixret_ros.engine.features import FeatureExtractor, Features, check_rgb, dense_map
 from pixret_ros.engine.index import DescriptorIndex
 from pixret_ros.engine.localize import Localization, localize, scaled, warp_mask
-from pixret_ros.engine.temporal import StreamState
+from pixret_ros.engine.segment import SegmentPrior, segment
+from pixret_ros.engine.temporal import StreamState, Track
 from pixret_ros.engine.types import Box, Detection
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from pixret_ros.engine.types import BoolMask, RGBImage
 
@@ -91,12 +93,22 @@ class InstanceEntry:
     name: str
     views: list[ViewTemplate]
     score: ScoreModel
+    appearance: list[AppearanceModel]
 
 
 def view_features(
-    extractor: FeatureExtractor, image: RGBImage, mask: BoolMask, config: EngineConfig
-) -> tuple[Float32, Float32]:
-    """Keypoints (view pixels) and descriptors of a view at every configured scale.
+    extractor: FeatureExtractor,
+    image: RGBImage,
+    mask: BoolMask,
+    config: EngineConfig,
+    dense_maps: dict[tuple[int, int], Float32] | None = None,
+) -> tuple[Float32, Float32, Features | None]:
+    """Keypoints (view pixels), descriptors and the scale-1 features of a view.
+
+    Keypoints and descriptors come from every configured scale; the third item is the
+    view's own `Features` where scale 1 was computed (None otherwise), for the appearance model.
+    `dense_maps`, when given, receives the dense map of every scaled copy by (height, width),
+    so that the appearance model reuses them instead of running XFeat again.
 
     Only keypoints on the object (its mask dilated by a few percent) are kept: the context
     around the object changes from frame to frame and would vote for the scene.
@@ -109,6 +121,7 @@ def view_features(
     used: list[float] = []
     points: list[Float32] = []
     descriptors: list[Float32] = []
+    native: Features | None = None
     for scale in config.view_scales:
         factor = min(scale, config.view_max_side / long_side)
         if min(height, width) * factor < _MIN_VIEW_SIDE:
@@ -119,6 +132,10 @@ def view_features(
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
         scaled_image = image if size == (width, height) else _resize(image, size)
         feats = extractor.extract(scaled_image, config.view_keypoints)
+        if size == (width, height):
+            native = feats
+        if dense_maps is not None:
+            dense_maps[(size[1], size[0])] = feats.dense
         pts = feats.keypoints / np.array([size[0] / width, size[1] / height], dtype=np.float32)
         cols = np.clip(np.round(pts[:, 0]).astype(int), 0, width - 1)
         rows = np.clip(np.round(pts[:, 1]).astype(int), 0, height - 1)
@@ -126,8 +143,8 @@ def view_features(
         points.append(pts[keep])
         descriptors.append(feats.descriptors[keep])
     if not points:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 64), np.float32)
-    return np.concatenate(points), np.concatenate(descriptors)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 64), np.float32), native
+    return np.concatenate(points), np.concatenate(descriptors), native
 
 
 class PixelRetriever:
@@ -142,6 +159,8 @@ class PixelRetriever:
         self._instances: list[InstanceEntry] = []
         self._templates: list[ViewTemplate] = []
         self._index: DescriptorIndex | None = None
+        self._slot_of: dict[int, int] = {}
+        self._instance_of_view = np.zeros(0, dtype=np.int64)
         self._signature: str | None = None
         self._stream = StreamState(self.config)
         self.sync()
@@ -181,25 +200,44 @@ class PixelRetriever:
                 for i, view in enumerate(views)
             ]
             score = ScoreModel.from_arrays(cached)
-            return InstanceEntry(name, templates, score)
+            loaded = [_appearance_from(cached, i) for i in range(len(views))]
+            models = [m for m in loaded if m is not None]
+            if len(models) == len(loaded):
+                return InstanceEntry(name, templates, score, models)
         start = time.perf_counter()
         arrays: dict[str, npt.NDArray[np.generic]] = {
             "shapes": np.array([v.image.shape[:2] for v in views], dtype=np.int64).reshape(-1, 2)
         }
         templates = []
+        models = []
         for i, view in enumerate(views):
-            points, descriptors = view_features(self.extractor, view.image, view.mask, self.config)
+            scaled_maps: dict[tuple[int, int], Float32] = {}
+            points, descriptors, native = view_features(
+                self.extractor, view.image, view.mask, self.config, scaled_maps
+            )
             templates.append(ViewTemplate(number, view.index, points, descriptors, view.mask))
             arrays[f"kp_{i}"] = points
             arrays[f"desc_{i}"] = descriptors.astype(np.float16)
+            if view.mask.any():
+                model = build_appearance(
+                    view.image,
+                    view.mask,
+                    native,
+                    dense_fn=_reuse(scaled_maps, dense_map),
+                    calibrate=False,  # its score is not used: presence is decided by geometry
+                )
+                models.append(model)
+                arrays.update({f"app{i}_{k}": v for k, v in model.to_arrays().items()})
         score = ScoreModel.fit(templates, background_features(self.extractor), self.config)
         arrays.update(score.to_arrays())
         self.gallery.write_cache(name, key, arrays)
         elapsed = (time.perf_counter() - start) * 1000.0
         self.last_registration_ms[name] = elapsed / max(1, len(views))
-        return InstanceEntry(name, templates, score)
+        return InstanceEntry(name, templates, score, models)
 
     def _build_index(self) -> None:
+        self._slot_of = {id(t): i for i, t in enumerate(self._templates)}
+        self._instance_of_view = np.array([t.instance for t in self._templates], dtype=np.int64)
         if not self._templates:
             self._index = None
             return
@@ -207,8 +245,7 @@ class PixelRetriever:
         view_of_row = np.concatenate(
             [np.full(len(t.descriptors), i, dtype=np.int64) for i, t in enumerate(self._templates)]
         )
-        instance_of_view = np.array([t.instance for t in self._templates], dtype=np.int64)
-        self._index = DescriptorIndex(descriptors, view_of_row, instance_of_view, self.config)
+        self._index = DescriptorIndex(descriptors, view_of_row, self._instance_of_view, self.config)
 
     @property
     def names(self) -> list[str]:
@@ -241,7 +278,12 @@ class PixelRetriever:
         timings["features"] = _lap(start)
 
         t0 = time.perf_counter()
-        pairs = self._candidates(feats)
+        tracks = self._stream.tracks
+        pairs = self._candidates(feats) if self._stream.full_search_due() else []
+        for track in tracks.values():  # stream mode: always verify what was found before
+            template = self._templates[track.view_slot]
+            if all(p is not template for p in pairs):
+                pairs.append(template)
         timings["retrieval"] = _lap(t0)
 
         t0 = time.perf_counter()
@@ -260,17 +302,35 @@ class PixelRetriever:
 
         t0 = time.perf_counter()
         detections = []
-        for instance, (loc, template) in found.items():
+        accepted: list[Track] = []
+        ranked = sorted(found.items(), key=lambda item: -item[1][0].inliers)
+        for rank, (instance, (loc, template)) in enumerate(ranked):
+            entry = self._instances[instance]
             transform = scaled(loc.transform, sx, sy)
-            mask = warp_mask(template.mask, transform, (height, width))
+            allow = rank < self.config.segment_candidates
+            mask, appearance = self._mask(
+                work=work,
+                feats=feats,
+                entry=entry,
+                template=template,
+                loc=loc,
+                transform=transform,
+                frame=frame,
+                allow_segment=allow,
+            )
             if not mask.any():
                 continue
-            score = self._instances[instance].score.score(loc)
+            box = Box.of_mask(mask)
+            score = self._stream.carried_score(
+                instance, entry.score.score(loc, appearance), box, loc.inliers
+            )
+            if score >= self.config.score_threshold:
+                accepted.append(Track(instance, self._slot_of[id(template)], score, box))
             detections.append(
                 Detection(
                     name=self._instances[instance].name,
                     score=score,
-                    box=Box.of_mask(mask),
+                    box=box,
                     mask=mask,
                     inliers=loc.inliers,
                     homography=transform,
@@ -279,17 +339,55 @@ class PixelRetriever:
                 )
             )
         detections.sort(key=lambda d: -d.score)
+        self._stream.update(accepted)
         timings["segment"] = _lap(t0)
         timings["total"] = _lap(start)
         self.last_timings = timings
         return detections
+
+    def _mask(
+        self,
+        *,
+        work: RGBImage,
+        feats: Features,
+        entry: InstanceEntry,
+        template: ViewTemplate,
+        loc: Localization,
+        transform: npt.NDArray[np.float64],
+        frame: RGBImage,
+        allow_segment: bool = True,
+    ) -> tuple[BoolMask, float | None]:
+        """Frame mask of a verified view and its appearance score (None without segmenter).
+
+        Planar fits and fits with at least `trust_warp_inliers` inliers keep the view mask
+        warped at full resolution (exact for planar truths, and better than region
+        segmentation where the geometry is that strong); the others are segmented on the
+        working-resolution frame and scaled up.
+        """
+        height, width = frame.shape[:2]
+        warped = warp_mask(template.mask, transform, (height, width))
+        trusted = loc.planar or loc.inliers >= self.config.trust_warp_inliers
+        if trusted or not allow_segment or not self.config.segment or not entry.appearance:
+            return warped, None
+        prior = SegmentPrior(
+            mask=warp_mask(template.mask, loc.transform, work.shape[:2]),
+            points=loc.frame_points,
+            planar=loc.planar,
+        )
+        result = segment(work, feats, entry.appearance, prior)
+        if not result.mask.any():
+            return warped, result.score
+        up = cv2.resize(
+            result.mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+        )
+        return up.astype(bool), result.score
 
     def _candidates(self, feats: Features) -> list[ViewTemplate]:
         """Views to verify: best-voted views of the best-voted instances."""
         if self._index is None:
             return []
         view_votes = self._index.vote(feats.descriptors)
-        instance_of_view = np.array([t.instance for t in self._templates])
+        instance_of_view = self._instance_of_view
         instance_votes = np.zeros(len(self._instances), dtype=np.int64)
         np.add.at(instance_votes, instance_of_view, view_votes)
         order = np.argsort(-instance_votes, kind="stable")[: self.config.candidates]
@@ -312,6 +410,29 @@ def _resize(image: RGBImage, size: tuple[int, int]) -> RGBImage:
 
 def _lap(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+def _reuse(
+    maps: dict[tuple[int, int], Float32], fallback: Callable[[RGBImage], Float32]
+) -> Callable[[RGBImage], Float32]:
+    """A dense-map function that answers from `maps` (by image size) before computing."""
+
+    def dense(rgb: RGBImage) -> Float32:
+        found = maps.get((rgb.shape[0], rgb.shape[1]))
+        return found if found is not None else fallback(rgb)
+
+    return dense
+
+
+def _appearance_from(
+    cached: dict[str, npt.NDArray[np.generic]], index: int
+) -> AppearanceModel | None:
+    prefix = f"app{index}_"
+    arrays = {k[len(prefix) :]: v for k, v in cached.items() if k.startswith(prefix)}
+    try:
+        return AppearanceModel.from_arrays(arrays)
+    except ValueError:
+        return None
 
 
 def _cache_matches(cached: dict[str, npt.NDArray[np.generic]], views: Sequence[ViewLike]) -> bool:

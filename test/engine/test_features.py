@@ -1,0 +1,58 @@
+"""XFeat features: shapes, normalization, coordinates in input pixels, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_scenes import photo
+
+from pixret_ros.engine import EngineConfig, FrameError
+from pixret_ros.engine.features import FeatureExtractor
+
+
+@pytest.fixture(scope="module")
+def extractor() -> FeatureExtractor:
+    return FeatureExtractor(EngineConfig())
+
+
+def test_features_have_the_contract_shapes(extractor: FeatureExtractor) -> None:
+    image = photo("coffee")  # 600 x 400, not a multiple of 32 in height
+    feats = extractor.extract(image, 500)
+    n = feats.keypoints.shape[0]
+    assert 200 < n <= 500
+    assert feats.keypoints.dtype == np.float32
+    assert feats.descriptors.shape == (n, 64)
+    assert feats.scores.shape == (n,)
+    assert np.all(np.diff(feats.scores) <= 0)
+    assert np.allclose(np.linalg.norm(feats.descriptors, axis=1), 1.0, atol=1e-4)
+    assert feats.dense.shape[0] == 64
+    assert np.allclose(np.linalg.norm(feats.dense, axis=0), 1.0, atol=1e-3)
+    assert feats.dense_stride == pytest.approx(600 / feats.dense.shape[2])
+    assert feats.keypoints[:, 0].max() < 600
+    assert feats.keypoints[:, 1].max() < 400
+
+
+def test_keypoints_follow_the_image_scale(extractor: FeatureExtractor) -> None:
+    """The same photo at twice the size gives keypoints at twice the coordinates."""
+    image = photo("chelsea")
+    small = extractor.extract(image, 300)
+    big = extractor.extract(np.repeat(np.repeat(image, 2, axis=0), 2, axis=1), 1000)
+    # each strong small-image keypoint has a big-image keypoint within a few pixels of 2x
+    dist = np.linalg.norm(small.keypoints[:100, None] * 2 - big.keypoints[None], axis=2).min(1)
+    assert np.median(dist) < 4.0
+
+
+@pytest.mark.parametrize(
+    ("image", "match"),
+    [
+        (np.zeros((100, 100), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((100, 100, 3), np.float32), "dtype uint8"),
+        (np.zeros((10, 100, 3), np.uint8), "too small"),
+        ([[1, 2, 3]], "numpy array"),
+    ],
+)
+def test_bad_images_raise_frame_error(
+    extractor: FeatureExtractor, image: object, match: str
+) -> None:
+    with pytest.raises(FrameError, match=match):
+        extractor.extract(image)  # type: ignore[arg-type]

@@ -1,0 +1,140 @@
+"""PixelRetriever end to end on real-photo scenes with exact truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_scenes import (
+    background,
+    iou,
+    make_gallery,
+    object_view,
+    place,
+    scene,
+    shared_retriever,
+    similarity,
+)
+
+from pixret_ros.engine import (
+    ConfigError,
+    EngineConfig,
+    FrameError,
+    Gallery,
+    PixelRetriever,
+    label_image,
+)
+
+
+def test_right_instance_ranks_first_among_distractors() -> None:
+    retriever = shared_retriever()
+    shot = scene({"cat_face": similarity(1.1, 8.0, 250, 130)})
+    detections = retriever.process(shot.frame)
+    assert detections, "nothing detected"
+    best = detections[0]
+    assert best.name == "cat_face"
+    assert best.accepted
+    assert 0.5 <= best.score <= 1.0
+    assert iou(best.mask, shot.truths["cat_face"]) > 0.9
+    assert best.homography is not None
+    assert best.box.width > 0
+    assert all(not d.accepted for d in detections[1:])
+    assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
+    assert set(retriever.last_timings) >= {"features", "total"}
+
+
+def test_several_instances_in_one_frame() -> None:
+    retriever = shared_retriever()
+    shot = scene(
+        {
+            "coffee_cup": similarity(0.9, -5.0, 20, 30),
+            "rocket_pad": similarity(1.0, 4.0, 300, 260),
+        },
+        bg="camera",
+    )
+    detections = {d.name: d for d in retriever.process(shot.frame) if d.accepted}
+    assert set(detections) == {"coffee_cup", "rocket_pad"}
+    for name, det in detections.items():
+        assert iou(det.mask, shot.truths[name]) > 0.85, name
+    labels = label_image(list(detections.values()), shot.frame.shape[:2])
+    assert set(np.unique(labels)) == {0, 1, 2}
+
+
+def test_frame_without_instances_accepts_nothing() -> None:
+    retriever = shared_retriever()
+    assert not [d for d in retriever.process(background("astronaut")) if d.accepted]
+
+
+def test_multi_view_instance_uses_the_matching_view(tmp_path: Path) -> None:
+    """An instance with two views (two sides): a frame showing side 2 matches view 1."""
+    front, front_mask = object_view("page_text")
+    back, back_mask = object_view("ihc_tissue")
+    gallery = make_gallery(tmp_path / "g", ["cat_face"])
+    gallery.add("box", [front, back], [front_mask, back_mask])
+    retriever = PixelRetriever(gallery, EngineConfig())
+    frame, truth = place(background(), back, back_mask, similarity(1.2, 10.0, 200, 100))
+    best = retriever.process(frame)[0]
+    assert best.name == "box"
+    assert best.view_index == 1
+    assert best.accepted
+    assert iou(best.mask, truth) > 0.85
+
+
+def test_sync_picks_up_a_registration(tmp_path: Path) -> None:
+    gallery = Gallery(tmp_path / "g")
+    retriever = PixelRetriever(gallery, EngineConfig())
+    shot = scene({"coffee_cup": similarity(1.0, 0.0, 200, 120)})
+    assert retriever.process(shot.frame) == []
+    assert not retriever.sync()
+    view, mask = object_view("coffee_cup")
+    gallery.add("coffee_cup", [view], [mask])
+    assert retriever.sync()
+    assert [d.name for d in retriever.process(shot.frame) if d.accepted] == ["coffee_cup"]
+    # a second retriever reads the feature cache written by the first
+    again = PixelRetriever(Gallery(tmp_path / "g"), EngineConfig())
+    assert again.last_registration_ms == {}
+    assert [d.name for d in again.process(shot.frame) if d.accepted] == ["coffee_cup"]
+
+
+def test_input_frame_size_is_kept() -> None:
+    """Masks and boxes are in the input frame's pixels, whatever the working size."""
+    retriever = shared_retriever()
+    shot = scene({"cat_face": similarity(2.0, 0.0, 300, 200)})
+    big = np.repeat(np.repeat(shot.frame, 2, axis=0), 2, axis=1)
+    truth = np.repeat(np.repeat(shot.truths["cat_face"], 2, axis=0), 2, axis=1)
+    best = retriever.process(big)[0]
+    assert best.mask.shape == big.shape[:2]
+    assert best.name == "cat_face"
+    assert iou(best.mask, truth) > 0.85
+
+
+@pytest.mark.parametrize(
+    ("frame", "match"),
+    [
+        (np.zeros((480, 640), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((480, 640, 3), np.float64), "dtype uint8"),
+        (np.zeros((480, 640, 4), np.uint8), "RGB"),
+    ],
+)
+def test_bad_frames_raise_frame_error(frame: np.ndarray, match: str) -> None:
+    with pytest.raises(FrameError, match=match):
+        shared_retriever().process(frame)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("working_size", 32, "working_size=32"),
+        ("candidates", 0, "candidates=0"),
+        ("score_threshold", 1.5, r"score_threshold=1.5.*\[0, 1\]"),
+        ("view_scales", (), "view_scales"),
+        ("view_scales", (0.5, 100.0), "view_scales"),
+        ("reprojection_px", -1.0, "reprojection_px"),
+        ("temporal", "yes", "temporal='yes'"),
+        ("min_votes", 2.5, "min_votes=2.5"),
+    ],
+)
+def test_bad_settings_raise_config_error(field: str, value: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        EngineConfig(**{field: value})  # type: ignore[arg-type]

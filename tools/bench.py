@@ -1,0 +1,331 @@
+"""Benchmark the engine against the plain SIFT baseline, in one run, on real photos.
+
+Accuracy: every frame of the development set (../shared/data: frames, gallery, gt.json) and,
+when given and present, the bundled demo data; metrics from pixret_ros.evaluation.metrics
+(DESIGN section 5) for all instances, the planar (Oxford) ones and the DAVIS ones.
+Speed: ms per 640x480 frame with 10, 50 and 1000 registered instances of 2 views each (the
+extra instances are crops of scikit-image photos and of the gallery views), registration ms
+per view, peak RSS. The gallery is copied to a work folder (never written in place); its
+feature caches make a rerun skip registration.
+
+Examples:
+    make bench      # = tools/bench.py --data ../shared/data --demo build/demo
+    PYTHONPATH=. .venv/bin/python tools/bench.py --data ../shared/data --skip-scaling
+    PYTHONPATH=. .venv/bin/python tools/bench.py --config working_size=512 --skip-baseline
+    PYTHONPATH=. .venv/bin/python tools/bench.py --demo build/demo --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
+from pixret_ros.engine.baseline import SiftBaseline
+from pixret_ros.evaluation.bag_io import read_frames
+from pixret_ros.evaluation.engine_settings import parse_overrides
+from pixret_ros.evaluation.frames import read_frame_folder
+from pixret_ros.evaluation.ground_truth import load_ground_truth
+from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
+from pixret_ros.evaluation.records import DetectionRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pixret_ros.engine.types import Detection, RGBImage
+    from pixret_ros.evaluation.frames import Frame
+    from pixret_ros.evaluation.ground_truth import GroundTruth
+
+SCALING_SIZES = (10, 50, 1000)
+SPEED_SIZE = (640, 480)
+METRIC_COLUMNS = ("image_map", "strict_pixel_map_S", "miou_S", "precision", "recall")
+
+
+class Engine(Protocol):
+    """What both methods offer (PixelRetriever and SiftBaseline share this API)."""
+
+    def process(self, frame: RGBImage) -> list[Detection]:
+        """Detections in one frame."""
+        ...
+
+
+class Run(NamedTuple):
+    """Result of one method on one data set."""
+
+    records: list[DetectionRecord]
+    latencies_ms: list[float]
+
+
+def run_frames(engine: Engine, frames: Sequence[Frame], gt: GroundTruth, label: str) -> Run:
+    """Process every frame and judge every detection against the truth."""
+    records: list[DetectionRecord] = []
+    latencies: list[float] = []
+    for frame in tqdm(frames, desc=label, leave=False):
+        start = time.perf_counter()
+        detections = engine.process(frame.image)
+        latencies.append((time.perf_counter() - start) * 1000.0)
+        truths = gt.masks(frame.name)
+        empty = np.zeros(frame.image.shape[:2], dtype=bool)
+        for det in detections:
+            if det.name not in gt.instances:
+                continue
+            truth = truths.get(det.name, empty)
+            records.append(
+                DetectionRecord(
+                    frame=frame.name,
+                    instance=det.name,
+                    score=det.score,
+                    mask_iou=mask_iou(det.mask, truth),
+                    box_iou=box_iou(det.mask, truth),
+                    accepted=det.accepted,
+                )
+            )
+    return Run(records, latencies)
+
+
+def grouped_metrics(gt: GroundTruth, run: Run) -> dict[str, dict[str, float | None]]:
+    """Metrics over all instances and over the planar (non-DAVIS) and DAVIS groups."""
+    truths = gt.truths()
+    groups = {"all": [t.name for t in truths]}
+    davis = [t.name for t in truths if t.name.startswith("davis_")]
+    if davis:  # the dev set: its Oxford scenes are planar (or nearly), DAVIS objects are not
+        groups["planar"] = [t.name for t in truths if t.name not in davis]
+        groups["DAVIS"] = davis
+    out: dict[str, dict[str, float | None]] = {}
+    for group, names in groups.items():
+        if not names:
+            continue
+        chosen = set(names)
+        metrics = compute_metrics(
+            list(gt.frames),
+            [t for t in truths if t.name in chosen],
+            [r for r in run.records if r.instance in chosen],
+        )
+        out[group] = {k: _num(metrics[k]) for k in METRIC_COLUMNS}
+    return out
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+# ------------------------------------------------------------------ synthetic gallery sizes
+def extra_instances(gallery_dir: Path, count: int, seed: int = 0) -> list[list[RGBImage]]:
+    """`count` extra instances of 2 views each: crops of real photos and of gallery views.
+
+    View 2 is the same crop at another scale and a small rotation, as a user would register
+    a second photo of one object.
+    """
+    import skimage.data  # noqa: PLC0415
+
+    colour = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "cat")
+    sources: list[RGBImage] = [
+        np.ascontiguousarray(getattr(skimage.data, name)()[:, :, :3]) for name in colour
+    ]
+    for name in ("camera", "brick", "grass", "gravel", "page", "moon", "text", "coins"):
+        grey = getattr(skimage.data, name)()
+        sources.append(np.repeat(grey[:, :, None], 3, axis=2))
+    for view in sorted(gallery_dir.glob("*/view_*[0-9].png")):
+        bgr = np.asarray(cv2.imread(str(view)), dtype=np.uint8)
+        sources.append(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8))
+    rng = np.random.default_rng(seed)
+    out: list[list[RGBImage]] = []
+    while len(out) < count:
+        src = sources[int(rng.integers(len(sources)))]
+        height, width = src.shape[:2]
+        side = int(rng.integers(96, max(97, min(height, width, 320))))
+        if side > min(height, width):
+            continue
+        y = int(rng.integers(0, height - side + 1))
+        x = int(rng.integers(0, width - side + 1))
+        crop = np.ascontiguousarray(src[y : y + side, x : x + side])
+        angle = float(rng.uniform(-15, 15))
+        scale = float(rng.uniform(0.7, 1.4))
+        size = round(side * scale)
+        rot = np.asarray(cv2.getRotationMatrix2D((side / 2, side / 2), angle, scale), np.float64)
+        rot[:, 2] += (size - side) / 2
+        second = cv2.warpAffine(crop, rot, (size, size), borderMode=cv2.BORDER_REFLECT)
+        out.append([crop, np.asarray(second, dtype=np.uint8)])
+    return out
+
+
+def speed_rows(
+    make_engine: Callable[[Path], Engine],
+    work: Path,
+    frames: Sequence[Frame],
+    sizes: Sequence[int],
+) -> list[dict[str, float]]:
+    """Latency per 640x480 frame and registration ms/view for each gallery size."""
+    base = work / "gallery"
+    rows: list[dict[str, float]] = []
+    pool = extra_instances(base, max(sizes))
+    images = [
+        np.asarray(cv2.resize(f.image, SPEED_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
+        for f in frames
+    ]
+    for size in sizes:
+        folder = work / f"scale_{size}"
+        gallery = Gallery(folder)
+        for i, views in enumerate(tqdm(pool[:size], desc=f"add {size}", leave=False)):
+            name = f"extra_{i:04d}"
+            if name not in gallery.names():
+                gallery.add(name, views)
+        start = time.perf_counter()
+        engine = make_engine(folder)
+        load_s = time.perf_counter() - start
+        reg = getattr(engine, "last_registration_ms", {})
+        for image in images[:2]:
+            engine.process(image)  # warm up
+        latencies = []
+        for image in tqdm(images, desc=f"frames {size}", leave=False):
+            t0 = time.perf_counter()
+            engine.process(image)
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+        rows.append(
+            {
+                "instances": size,
+                "p50_ms": float(np.percentile(latencies, 50)),
+                "p95_ms": float(np.percentile(latencies, 95)),
+                "load_s": load_s,
+                "registration_ms_per_view": float(np.mean(list(reg.values()))) if reg else -1.0,
+            }
+        )
+    return rows
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def print_table(results: dict[str, dict[str, object]]) -> None:
+    """One table: accuracy per data set and group, then speed, for every method."""
+    print()
+    print("| method | data | group | " + " | ".join(METRIC_COLUMNS) + " | p50 ms | p95 ms |")
+    print("|---" * (len(METRIC_COLUMNS) + 5) + "|")
+    for method, res in results.items():
+        for data, groups in res.get("accuracy", {}).items():  # type: ignore[attr-defined]
+            lat = res["latency"][data]  # type: ignore[index]
+            for group, vals in groups.items():
+                cells = [_fmt(vals.get(k)) for k in METRIC_COLUMNS]
+                print(
+                    f"| {method} | {data} | {group} | "
+                    + " | ".join(cells)
+                    + f" | {lat[0]:.0f} | {lat[1]:.0f} |"
+                )
+    print()
+    print("| method | instances | p50 ms/640x480 | p95 ms | load s | registration ms/view |")
+    print("|---|---|---|---|---|---|")
+    for method, res in results.items():
+        for row in res.get("speed", []):  # type: ignore[attr-defined]
+            print(
+                f"| {method} | {row['instances']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f}"
+                f" | {row['load_s']:.1f} | {row['registration_ms_per_view']:.0f} |"
+            )
+    print()
+    for method, res in results.items():
+        print(f"peak RSS after {method}: {res.get('peak_rss_mb', 0.0):.0f} MB")
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else f"{float(value):.3f}"  # type: ignore[arg-type]
+
+
+def load_frames(folder: Path, topic: str, step: int) -> list[Frame]:
+    """Every `step`-th frame of `folder`/frames (image files) or of `folder`/bag (rosbag2)."""
+    if (folder / "frames").is_dir():
+        frames = list(read_frame_folder(folder / "frames"))
+    else:
+        frames = list(read_frames(folder / "bag", topic))
+    return frames[::step]
+
+
+def data_sets(args: argparse.Namespace) -> dict[str, Path]:
+    """The data folders to evaluate (demo only when given and present)."""
+    sets = {"dev": Path(args.data)}
+    if args.demo:
+        demo = Path(args.demo)
+        has_frames = (demo / "frames").is_dir() or (demo / "bag").is_dir()
+        if (demo / "gt.json").is_file() and (demo / "gallery").is_dir() and has_frames:
+            sets["demo"] = demo
+        else:
+            print(
+                f"bench: demo data skipped: {demo} lacks gt.json, gallery/ or frames/|bag/ "
+                "(build it with: pixret-eval make-demo --out build/demo)"
+            )
+    else:
+        print("bench: demo data skipped: no --demo folder given")
+    return sets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run both methods, print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="../shared/data", help="dev set folder (read only)")
+    parser.add_argument(
+        "--demo", default=None, help="demo data folder (gt.json, gallery/, frames/)"
+    )
+    parser.add_argument("--topic", default="/camera/image_raw", help="image topic of a bag")
+    parser.add_argument("--demo-step", type=int, default=3, help="keep every STEP-th demo frame")
+    parser.add_argument("--work", default=None, help="work folder (default: a temp folder)")
+    parser.add_argument("--config", nargs="*", default=[], help="EngineConfig KEY=VALUE")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--scaling-frames", type=int, default=20, help="frames per speed row")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SCALING_SIZES)), help="gallery sizes of speed rows"
+    )
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pixret_bench_"))
+    sets = data_sets(args)
+    methods: dict[str, Callable[[Path], Engine]] = {
+        "pixret": lambda g: PixelRetriever(Gallery(g), config),
+    }
+    if not args.skip_baseline:
+        methods["baseline"] = lambda g: SiftBaseline(Gallery(g), config)
+    results: dict[str, dict[str, object]] = {}
+    for method, make in methods.items():
+        res: dict[str, object] = {"accuracy": {}, "latency": {}}
+        for data, folder in sets.items():
+            gallery = work / method / data / "gallery"
+            if not gallery.exists():
+                shutil.copytree(folder / "gallery", gallery)
+            gt = load_ground_truth(folder / "gt.json")
+            frames = load_frames(folder, args.topic, args.demo_step if data == "demo" else 1)
+            engine = make(gallery)
+            run = run_frames(engine, frames, gt, f"{method} {data}")
+            res["accuracy"][data] = grouped_metrics(gt, run)  # type: ignore[index]
+            lat = run.latencies_ms
+            res["latency"][data] = (np.percentile(lat, 50), np.percentile(lat, 95))  # type: ignore[index]
+        if not args.skip_scaling:
+            frames = list(read_frame_folder(Path(args.data) / "frames"))
+            step = max(1, len(frames) // args.scaling_frames)
+            sizes = [int(s) for s in args.sizes.split(",") if s]
+            res["speed"] = speed_rows(make, work / method / "dev", frames[::step], sizes)
+        res["peak_rss_mb"] = peak_rss_mb()
+        results[method] = res
+    print_table(results)
+    print(f"config: {dataclasses.asdict(config)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
