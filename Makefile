@@ -63,7 +63,7 @@ demo: setup  ## build the bundled demo data, evaluate it offline and live throug
 	@echo "make demo: the demo is not there yet (issue: offline evaluator and the demo)." && exit 1
 
 bench: setup  ## benchmark engine vs. baseline on ../shared/data and the demo data
-	@echo "make bench: not there yet (issue: pixel retrieval engine)." && exit 1
+	$(TEST_ENV) $(VPY) tools/bench.py --data ../shared/data --demo build/demo $(BENCH_ARGS)
 
 clean:  ## remove the build folder (keeps .venv)
 	rm -rf $(BUILD)
