@@ -37,10 +37,6 @@ BACKGROUND_PHOTOS = (
 )  # fmt: skip
 _TRIM = 2  # a registered object may itself appear in up to this many background photos
 _MARGIN_INLIERS = 6.0
-# Below this many inliers a fit is never more likely than not to be right, whatever the
-# background null says: random consensus on people, foliage and crowds (frames unlike the
-# background photos) reaches about 20 inliers at 6 px on mutual-NN matches (bench).
-_FLOOR_INLIERS = 22.0
 _SOFTNESS = 0.2
 
 
@@ -88,11 +84,20 @@ def background_features(extractor: FeatureExtractor) -> list[Features]:
 class ScoreModel:
     """Maps a verified localization of one instance to a score in [0, 1].
 
-    `threshold_inliers` is the inlier count at which the score is 0.5: the instance's
-    background null (its trimmed maximum over the background photos) plus a margin.
+    Attributes:
+        null_inliers: the instance's background null, the trimmed maximum of the inliers it
+            reaches on the background photos (cached with the features).
+        floor_inliers: `config.accept_inliers`, below which no fit scores 0.5 whatever the
+            null says (applied at score time, so it can be tuned without re-registering).
     """
 
-    threshold_inliers: float
+    null_inliers: float
+    floor_inliers: float
+
+    @property
+    def threshold_inliers(self) -> float:
+        """Inliers at which the score is 0.5: the null plus a margin, at least the floor."""
+        return max(self.floor_inliers, self.null_inliers + _MARGIN_INLIERS)
 
     @classmethod
     def fit(
@@ -102,9 +107,9 @@ class ScoreModel:
         config: EngineConfig,
     ) -> ScoreModel:
         """Calibrate against `background` (skipped when `config.calibrate` is off)."""
-        floor = max(_FLOOR_INLIERS, float(config.min_inliers))
+        floor = float(config.accept_inliers)
         if not config.calibrate or not background:
-            return cls(floor)
+            return cls(0.0, floor)
         null = np.array(
             [
                 max((_inliers(feats, t, config) for t in templates), default=0)
@@ -114,22 +119,29 @@ class ScoreModel:
         )
         null.sort()
         trimmed = float(null[-1 - _TRIM]) if null.size > _TRIM else 0.0
-        return cls(max(floor, trimmed + _MARGIN_INLIERS))
+        return cls(trimmed, floor)
 
     def score(self, loc: Localization, appearance: float | None = None) -> float:
-        """Logistic in inliers, 0.5 at the calibrated threshold."""
+        """Logistic in inliers, 0.5 at `threshold_inliers`.
+
+        `appearance` is not used: measured, the segmenter's calibrated score does not
+        separate present from absent objects (bench), so presence rests on geometry.
+        """
         del appearance
-        z = (loc.inliers - self.threshold_inliers) / (_SOFTNESS * self.threshold_inliers)
+        threshold = self.threshold_inliers
+        z = (loc.inliers - threshold) / (_SOFTNESS * threshold)
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
-        """Arrays for the gallery cache."""
-        return {"score_threshold_inliers": np.array([self.threshold_inliers])}
+        """Arrays for the gallery cache (the null only; the floor is a setting)."""
+        return {"score_null_inliers": np.array([self.null_inliers])}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> ScoreModel:
-        """Inverse of `to_arrays`."""
-        return cls(float(arrays["score_threshold_inliers"][0]))
+    def from_arrays(
+        cls, arrays: dict[str, npt.NDArray[np.generic]], config: EngineConfig
+    ) -> ScoreModel:
+        """Inverse of `to_arrays`, with the floor of `config`."""
+        return cls(float(arrays["score_null_inliers"][0]), float(config.accept_inliers))
 
 
 def _inliers(feats: Features, template: _Template, config: EngineConfig) -> int:

@@ -36,6 +36,10 @@ class EngineConfig:
         reprojection_px: RANSAC inlier threshold in working-resolution pixels.
         ransac_iterations: iteration cap of every robust fit (keeps the worst case bounded).
         min_inliers: fewer verified correspondences than this never makes a detection.
+        accept_inliers: a fit scores 0.5 (the default acceptance) at this many inliers, or
+            at the instance's background null plus a margin if that is higher. Random
+            consensus on people, foliage and crowds (scenes unlike the background photos)
+            reaches about 20 inliers on mutual-NN matches (bench); raise it for precision.
         score_threshold: detections with a score at or above it are `accepted` (published).
         calibrate: calibrate each instance's score against background photos at registration.
         segment: refine masks of non-planar detections with the appearance segmenter.
@@ -65,6 +69,7 @@ class EngineConfig:
     reprojection_px: float = 6.0
     ransac_iterations: int = 1000
     min_inliers: int = 8
+    accept_inliers: int = 22
     score_threshold: float = 0.5
     calibrate: bool = True
     segment: bool = True
@@ -132,7 +137,7 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 
 _POSITIVE_INTS = (
     "working_size",
@@ -144,6 +149,7 @@ _POSITIVE_INTS = (
     "min_votes",
     "ransac_iterations",
     "min_inliers",
+    "accept_inliers",
     "segment_candidates",
     "trust_warp_inliers",
     "redetect_every",

@@ -199,7 +199,7 @@ class PixelRetriever:
                 )
                 for i, view in enumerate(views)
             ]
-            score = ScoreModel.from_arrays(cached)
+            score = ScoreModel.from_arrays(cached, self.config)
             loaded = [_appearance_from(cached, i) for i in range(len(views))]
             models = [m for m in loaded if m is not None]
             if len(models) == len(loaded):
