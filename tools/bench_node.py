@@ -93,8 +93,9 @@ class Peer:
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.hardware_id == "/pixret_node":
-                self.diagnostics = {kv.key: kv.value for kv in status.values}
+            values = {kv.key: kv.value for kv in status.values}
+            if status.hardware_id == "/pixret_node" and values.get("engine_ms_p50") != "nan":
+                self.diagnostics = values  # the last report of a period with processed frames
 
     def publish(self, msg: Image) -> Stamp:
         """Stamp `msg` now and publish it on /image; returns the stamp."""
