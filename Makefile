@@ -53,14 +53,15 @@ lint: setup  ## ruff check, ruff format --check and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	for part in test/*/; do $(VENV)/bin/mypy "$$part" || exit 1; done
 
 unit: setup  ## run the test suite only
 	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_ARGS)
 
 test: lint unit  ## set up, then lint and run the whole test suite
 
-demo: setup  ## build the bundled demo data, evaluate it offline and live through the node
-	@echo "make demo: the demo is not there yet (issue: offline evaluator and the demo)." && exit 1
+demo: setup  ## build the demo data, evaluate it offline, then live through pixret_node over DDS
+	$(TEST_ENV) $(VPY) tools/demo.py $(DEMO_ARGS)
 
 bench: setup  ## benchmark engine vs. baseline on ../shared/data and the demo data
 	$(TEST_ENV) $(VPY) tools/bench.py --data ../shared/data --demo build/demo $(BENCH_ARGS)
