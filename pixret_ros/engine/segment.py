@@ -100,6 +100,7 @@ class SegmentConfig:
     hard_labels: float = 4.0
     adapt_background: int = 1
     regrow: int = 0
+    smooth_eps: float = 4.0
 
 
 DEFAULT_CONFIG = SegmentConfig()
@@ -293,10 +294,10 @@ def _adapt_background(logit: F32, evidence: _Evidence, config: SegmentConfig) ->
     return np.asarray(combined + evidence.spatial, np.float32)
 
 
-def _smooth(logit: F32, image: RGBImage, radius: int) -> F32:
+def _smooth(logit: F32, image: RGBImage, radius: int, eps: float) -> F32:
     """Edge-aware smoothing of the log-likelihood (guided filter, the region as guide)."""
     return np.asarray(
-        cv2.ximgproc.guidedFilter(image, logit.astype(np.float32), radius, 4.0), np.float32
+        cv2.ximgproc.guidedFilter(image, logit.astype(np.float32), radius, eps), np.float32
     )
 
 
@@ -394,13 +395,22 @@ def segment(
     Returns:
         Segmentation; an empty mask with score 0 when the prior gives no location.
     """
+    dense = np.asarray(frame_features.dense, np.float32)
+    if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
+        raise ValueError(
+            f"segment: frame must be RGB uint8 (H, W, 3), got {frame_rgb.dtype} {frame_rgb.shape}"
+        )
+    if dense.ndim != 3 or dense.shape[0] != 64 or not models:
+        raise ValueError(
+            f"segment: need a (64, h, w) dense map and at least one model, got dense "
+            f"{dense.shape} and {len(models)} models"
+        )
     shape = frame_rgb.shape[:2]
     model = stack_models(models)
     box = _box_of(prior)
     if box is None:
         return Segmentation(np.zeros(shape, bool), 0.0)
     region = _region(box, shape, config)
-    dense = np.asarray(frame_features.dense, np.float32)
     evidence = _evidence(
         frame_rgb, dense, model, region=region, box=box, prior=prior, config=config
     )
@@ -433,7 +443,7 @@ def _solve(evidence: _Evidence, config: SegmentConfig) -> BoolMask:
     for _ in range(config.adapt_background):
         logit = _adapt_background(logit, evidence, config)
     if config.smooth_radius > 0:
-        logit = _smooth(logit, evidence.image, config.smooth_radius)
+        logit = _smooth(logit, evidence.image, config.smooth_radius, config.smooth_eps)
     work = _refine(logit, evidence.image, config.grabcut_iterations, config.hard_labels)
     return _keep_components(work, logit)
 

@@ -112,3 +112,25 @@ def test_graph_cut_refinement_runs(model: AppearanceModel) -> None:
     prior = SegmentPrior(box=loose_box(truth))
     result = segment(frame, Dense(dense_map(frame)), [model], prior, config=config)
     assert iou(result.mask, truth) > 0.5
+
+
+def test_bad_inputs_are_named(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    prior = SegmentPrior(box=loose_box(truth))
+    with pytest.raises(ValueError, match="dense"):
+        segment(frame, Dense(np.zeros((32, 10, 10), np.float32)), [model], prior)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        segment(frame[..., 0], Dense(dense_map(frame)), [model], prior)
+    with pytest.raises(ValueError, match="at least one model"):
+        segment(frame, Dense(dense_map(frame)), [], prior)
+
+
+def test_two_views_pool_into_one_segmentation(model: AppearanceModel) -> None:
+    frame, truth = frame_with_object()
+    rgb, mask = view()
+    mirrored = build_appearance(
+        np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(mask[:, ::-1]), None
+    )
+    box = loose_box(truth)
+    result = segment(frame, Dense(dense_map(frame)), [model, mirrored], SegmentPrior(box=box))
+    assert iou(result.mask, truth) > iou(box_mask(box, frame.shape), truth) + 0.2
