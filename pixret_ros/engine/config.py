@@ -20,7 +20,11 @@ class EngineConfig:
         working_size: long side (pixels) the frame is resized to before feature extraction.
             Larger finds smaller objects and is slower (XFeat cost grows with the area).
         frame_keypoints: keypoints kept per frame (best XFeat reliability first).
-        view_keypoints: keypoints kept per registered view and scale.
+        view_keypoints: keypoints kept per registered view and scale (all are matched when
+            the view is verified).
+        index_keypoints: the strongest this many per view and scale go into the retrieval
+            index (smaller index: faster search, less memory; votes only rank candidates).
+        query_keypoints: the frame's strongest this many keypoints vote in the index.
         view_scales: scales at which every view is registered; frames that show the object
             larger or smaller than the view match the scaled copy. 2x was the largest gain.
         view_max_side: a scaled view larger than this (long side) is shrunk to it; a scale that
@@ -58,6 +62,8 @@ class EngineConfig:
     working_size: int = 480
     frame_keypoints: int = 1024
     view_keypoints: int = 512
+    index_keypoints: int = 256
+    query_keypoints: int = 512
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
     view_max_side: int = 720
     detection_threshold: float = 0.05
@@ -77,7 +83,7 @@ class EngineConfig:
     trust_warp_inliers: int = 25
     temporal: bool = False
     redetect_every: int = 10
-    index_exact_limit: int = 100_000
+    index_exact_limit: int = 20_000
     index_nprobe: int = 8
     num_threads: int = 2
 
@@ -137,12 +143,14 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 5
+FEATURE_VERSION = 6
 
 _POSITIVE_INTS = (
     "working_size",
     "frame_keypoints",
     "view_keypoints",
+    "index_keypoints",
+    "query_keypoints",
     "view_max_side",
     "candidates",
     "views_per_candidate",

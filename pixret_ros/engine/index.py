@@ -49,7 +49,7 @@ class DescriptorIndex:
         if count <= config.index_exact_limit:
             self._index: faiss.Index = faiss.IndexFlatIP(dim)
         else:
-            lists = int(min(4 * np.sqrt(count), count // _TRAIN_PER_LIST))
+            lists = int(min(2 * np.sqrt(count), count // _TRAIN_PER_LIST))
             quantizer = faiss.IndexFlatIP(dim)
             ivf = faiss.IndexIVFScalarQuantizer(
                 quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT

@@ -84,6 +84,17 @@ class ViewTemplate:
     keypoints: Float32
     descriptors: Float32
     mask: BoolMask
+    ranks: npt.NDArray[np.int32]  # rank of each keypoint by strength within its scale
+
+
+@dataclass(frozen=True)
+class ViewFeatures:
+    """What `view_features` computes for one view."""
+
+    keypoints: Float32  # (N, 2) view pixels, all scales
+    descriptors: Float32  # (N, 64)
+    ranks: npt.NDArray[np.int32]  # (N,) rank by strength within its scale (0 = strongest)
+    native: Features | None  # the view's own features at scale 1, if computed
 
 
 @dataclass
@@ -102,11 +113,11 @@ def view_features(
     mask: BoolMask,
     config: EngineConfig,
     dense_maps: dict[tuple[int, int], Float32] | None = None,
-) -> tuple[Float32, Float32, Features | None]:
-    """Keypoints (view pixels), descriptors and the scale-1 features of a view.
+) -> ViewFeatures:
+    """Keypoints (view pixels), descriptors, their ranks and the scale-1 features of a view.
 
-    Keypoints and descriptors come from every configured scale; the third item is the
-    view's own `Features` where scale 1 was computed (None otherwise), for the appearance model.
+    Keypoints and descriptors come from every configured scale; `native` is the view's own
+    `Features` where scale 1 was computed (None otherwise), for the appearance model.
     `dense_maps`, when given, receives the dense map of every scaled copy by (height, width),
     so that the appearance model reuses them instead of running XFeat again.
 
@@ -121,6 +132,7 @@ def view_features(
     used: list[float] = []
     points: list[Float32] = []
     descriptors: list[Float32] = []
+    ranks: list[npt.NDArray[np.int32]] = []
     native: Features | None = None
     for scale in config.view_scales:
         factor = min(scale, config.view_max_side / long_side)
@@ -142,9 +154,13 @@ def view_features(
         keep = support[rows, cols]
         points.append(pts[keep])
         descriptors.append(feats.descriptors[keep])
+        ranks.append(np.arange(int(keep.sum()), dtype=np.int32))  # extract() sorts by strength
     if not points:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 64), np.float32), native
-    return np.concatenate(points), np.concatenate(descriptors), native
+        empty = np.zeros((0, 2), np.float32)
+        return ViewFeatures(empty, np.zeros((0, 64), np.float32), np.zeros(0, np.int32), native)
+    return ViewFeatures(
+        np.concatenate(points), np.concatenate(descriptors), np.concatenate(ranks), native
+    )
 
 
 class PixelRetriever:
@@ -196,6 +212,7 @@ class PixelRetriever:
                     cached[f"kp_{i}"].astype(np.float32),
                     cached[f"desc_{i}"].astype(np.float32),
                     view.mask,
+                    cached[f"rank_{i}"].astype(np.int32),
                 )
                 for i, view in enumerate(views)
             ]
@@ -212,12 +229,14 @@ class PixelRetriever:
         models = []
         for i, view in enumerate(views):
             scaled_maps: dict[tuple[int, int], Float32] = {}
-            points, descriptors, native = view_features(
-                self.extractor, view.image, view.mask, self.config, scaled_maps
+            vf = view_features(self.extractor, view.image, view.mask, self.config, scaled_maps)
+            native = vf.native
+            templates.append(
+                ViewTemplate(number, view.index, vf.keypoints, vf.descriptors, view.mask, vf.ranks)
             )
-            templates.append(ViewTemplate(number, view.index, points, descriptors, view.mask))
-            arrays[f"kp_{i}"] = points
-            arrays[f"desc_{i}"] = descriptors.astype(np.float16)
+            arrays[f"kp_{i}"] = vf.keypoints
+            arrays[f"desc_{i}"] = vf.descriptors.astype(np.float16)
+            arrays[f"rank_{i}"] = vf.ranks.astype(np.int16)
             if view.mask.any():
                 model = build_appearance(
                     view.image,
@@ -241,9 +260,14 @@ class PixelRetriever:
         if not self._templates:
             self._index = None
             return
-        descriptors = np.concatenate([t.descriptors for t in self._templates])
+        # Only each view's strongest keypoints per scale go into the index: they rank the
+        # instances; localization then matches all of the candidate's keypoints.
+        chosen = [t.ranks < self.config.index_keypoints for t in self._templates]
+        descriptors = np.concatenate(
+            [t.descriptors[c] for t, c in zip(self._templates, chosen, strict=True)]
+        )
         view_of_row = np.concatenate(
-            [np.full(len(t.descriptors), i, dtype=np.int64) for i, t in enumerate(self._templates)]
+            [np.full(int(c.sum()), i, dtype=np.int64) for i, c in enumerate(chosen)]
         )
         self._index = DescriptorIndex(descriptors, view_of_row, self._instance_of_view, self.config)
 
@@ -386,7 +410,7 @@ class PixelRetriever:
         """Views to verify: best-voted views of the best-voted instances."""
         if self._index is None:
             return []
-        view_votes = self._index.vote(feats.descriptors)
+        view_votes = self._index.vote(feats.descriptors[: self.config.query_keypoints])
         instance_of_view = self._instance_of_view
         instance_votes = np.zeros(len(self._instances), dtype=np.int64)
         np.add.at(instance_votes, instance_of_view, view_votes)
@@ -442,5 +466,5 @@ def _cache_matches(cached: dict[str, npt.NDArray[np.generic]], views: Sequence[V
         return False
     current = np.array([v.image.shape[:2] for v in views]).reshape(-1, 2)
     return bool(np.array_equal(shapes, current)) and all(
-        f"kp_{i}" in cached and f"desc_{i}" in cached for i in range(len(views))
+        f"{kind}_{i}" in cached for i in range(len(views)) for kind in ("kp", "desc", "rank")
     )

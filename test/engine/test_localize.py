@@ -37,7 +37,8 @@ def _project(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def test_known_homography_is_recovered(extractor: FeatureExtractor, homography: np.ndarray) -> None:
     view, mask = object_view("coffee_cup")
     frame, truth = place(background(), view, mask, homography)
-    points, descriptors, _ = view_features(extractor, view, mask, CONFIG)
+    vf = view_features(extractor, view, mask, CONFIG)
+    points, descriptors = vf.keypoints, vf.descriptors
     assert extractor.extract(frame).keypoints.shape[0] == CONFIG.frame_keypoints
     feats = extractor.extract(frame)
     loc = localize(feats.keypoints, feats.descriptors, points, descriptors, CONFIG)
@@ -54,7 +55,8 @@ def test_translation_is_recovered_to_a_pixel(extractor: FeatureExtractor) -> Non
     view, mask = object_view("cat_face")
     homography = similarity(1.0, 0.0, 203, 117)
     frame, _ = place(background(), view, mask, homography)
-    points, descriptors, _ = view_features(extractor, view, mask, CONFIG)
+    vf = view_features(extractor, view, mask, CONFIG)
+    points, descriptors = vf.keypoints, vf.descriptors
     feats = extractor.extract(frame)
     loc = localize(feats.keypoints, feats.descriptors, points, descriptors, CONFIG)
     assert loc is not None
@@ -65,7 +67,8 @@ def test_translation_is_recovered_to_a_pixel(extractor: FeatureExtractor) -> Non
 
 def test_unrelated_view_does_not_verify(extractor: FeatureExtractor) -> None:
     view, mask = object_view("cat_face")
-    points, descriptors, _ = view_features(extractor, view, mask, CONFIG)
+    vf = view_features(extractor, view, mask, CONFIG)
+    points, descriptors = vf.keypoints, vf.descriptors
     feats = extractor.extract(background("camera"))
     loc = localize(feats.keypoints, feats.descriptors, points, descriptors, CONFIG)
     assert loc is None or loc.inliers < 22
