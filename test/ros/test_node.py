@@ -18,8 +18,8 @@ from node_harness import (
     launch_node,
     wait_for,
 )
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # type: ignore[import-untyped]
-from rcl_interfaces.srv import SetParameters  # type: ignore[import-untyped]
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 
 from pixret_ros.ros.convert import image_to_array, to_image_msg

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rcl_interfaces.msg import ParameterType  # type: ignore[import-untyped]
+from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
 
 from pixret_ros.engine.config import EngineConfig
