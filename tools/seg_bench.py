@@ -80,18 +80,22 @@ def read_mask(path: Path) -> Mask:
 
 
 def resize(rgb: RGB, scale: float) -> RGB:
-    """`rgb` scaled by `scale` (area averaging when shrinking)."""
+    """`rgb` scaled by `scale` (area averaging when shrinking; XFeat needs 32 px a side)."""
     h, w = rgb.shape[:2]
     method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=method))
+    size = (max(32, round(w * scale)), max(32, round(h * scale)))
+    return np.asarray(cv2.resize(rgb, size, interpolation=method))
 
 
 def keypoint_prior(
-    views: list[tuple[float, Feats]], view_mask: Mask, frame: Feats, shape: tuple[int, int]
+    views: list[tuple[tuple[float, float], Feats]],
+    view_mask: Mask,
+    frame: Feats,
+    shape: tuple[int, int],
 ) -> tuple[int, F32, Mask]:
     """(inliers, inlier frame points, warped view mask) of the best view scale."""
     best: tuple[int, F32, Mask] = (0, np.zeros((0, 2), np.float32), np.zeros(shape, bool))
-    for scale, feats in views:
+    for (sx, sy), feats in views:
         sims = feats.descriptors @ frame.descriptors.T
         fwd = sims.argmax(axis=1)
         bwd = sims.argmax(axis=0)
@@ -107,7 +111,7 @@ def keypoint_prior(
         if affine is None or int(inl.sum()) <= best[0]:
             continue
         affine = np.asarray(affine, np.float64)
-        affine[:, :2] = affine[:, :2] * scale  # view pixels -> frame pixels
+        affine = affine @ np.diag([sx, sy, 1.0])  # from view pixels, not scaled-view pixels
         warped = cv2.warpAffine(
             view_mask.astype(np.uint8), affine, (shape[1], shape[0]), flags=cv2.INTER_NEAREST
         )
@@ -133,7 +137,7 @@ class Instance:
     """One DAVIS instance: its appearance model, on-object view features and mask."""
 
     model: AppearanceModel
-    views: list[tuple[float, Feats]]
+    views: list[tuple[tuple[float, float], Feats]]
     mask: Mask
     build_ms: float
 
@@ -151,10 +155,12 @@ def load_instance(xfeat: XFeat, folder: Path) -> Instance:
     limit = [mask.shape[1] - 1, mask.shape[0] - 1]
     scaled = []
     for scale in (0.5, 1.0, 2.0):
-        f = extract(xfeat, resize(rgb, scale), 1024)
-        xy = np.clip((f.keypoints / scale).round().astype(int), 0, limit)
+        small = resize(rgb, scale)
+        f = extract(xfeat, small, 1024)
+        sx, sy = small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]
+        xy = np.clip((f.keypoints / [sx, sy]).round().astype(int), 0, limit)
         on = support[xy[:, 1], xy[:, 0]]
-        scaled.append((scale, Feats(f.keypoints[on], f.descriptors[on], f.dense)))
+        scaled.append(((sx, sy), Feats(f.keypoints[on], f.descriptors[on], f.dense)))
     return Instance(model, scaled, mask, build_ms)
 
 
