@@ -44,7 +44,7 @@ class _Template(Protocol):
     @property
     def keypoints(self) -> Float32: ...
     @property
-    def descriptors(self) -> Float32: ...
+    def descriptors(self) -> npt.NDArray[np.float16]: ...
 
 
 _BACKGROUND_LOCK = threading.Lock()
@@ -145,7 +145,6 @@ class ScoreModel:
 
 
 def _inliers(feats: Features, template: _Template, config: EngineConfig) -> int:
-    loc = localize(
-        feats.keypoints, feats.descriptors, template.keypoints, template.descriptors, config
-    )
+    reference = np.asarray(template.descriptors, dtype=np.float32)
+    loc = localize(feats.keypoints, feats.descriptors, template.keypoints, reference, config)
     return 0 if loc is None else loc.inliers

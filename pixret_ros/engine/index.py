@@ -56,7 +56,7 @@ class DescriptorIndex:
             )
             rng = np.random.default_rng(0)
             sample = descriptors[rng.choice(count, size=lists * _TRAIN_PER_LIST, replace=False)]
-            ivf.train(np.ascontiguousarray(sample))
+            ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
             ivf.nprobe = config.index_nprobe
             self._index = ivf
         if count:
