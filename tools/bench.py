@@ -285,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="work folder (default: a temp folder)")
     parser.add_argument("--config", nargs="*", default=[], help="EngineConfig KEY=VALUE")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true", help="run the baseline only")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--scaling-frames", type=int, default=20, help="frames per speed row")
     parser.add_argument(
@@ -295,9 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pixret_bench_"))
     sets = data_sets(args)
-    methods: dict[str, Callable[[Path], Engine]] = {
-        "pixret": lambda g: PixelRetriever(Gallery(g), config),
-    }
+    methods: dict[str, Callable[[Path], Engine]] = {}
+    if not args.skip_engine:
+        methods["pixret"] = lambda g: PixelRetriever(Gallery(g), config)
     if not args.skip_baseline:
         methods["baseline"] = lambda g: SiftBaseline(Gallery(g), config)
     results: dict[str, dict[str, object]] = {}
