@@ -37,7 +37,7 @@ from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import demo_data
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
+from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, box_iou, compute_metrics, mask_iou
 from pixret_ros.evaluation.records import DetectionRecord
 
 if TYPE_CHECKING:
@@ -49,17 +49,7 @@ CAMERA_TOPIC = "/image"  # what pixret_node subscribes (`image` in the root name
 #: Accuracy figures must agree this closely between the offline run and the lockstep replay
 #: through the node (same engine, same frames; only floating-point threading may differ).
 TOLERANCE = 0.02
-ACCURACY_KEYS = (
-    "image_map",
-    "pixel_map_S",
-    "pixel_map_D",
-    "strict_pixel_map_S",
-    "strict_pixel_map_D",
-    "miou_S",
-    "miou_D",
-    "precision",
-    "recall",
-)
+ACCURACY_KEYS = SCALAR_METRIC_KEYS
 SPEED_KEYS = ("fps", "latency_ms_p50", "latency_ms_p95", "dropped_frames")
 
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation.metrics import pr_curve
+from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, pr_curve
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,17 +45,7 @@ JPEG_QUALITY = 80
 MAX_INSTANCES = 60
 PickKind = Literal["best", "worst", "false positive"]
 _TRUTH_COLOUR = (255, 255, 255)
-_SUMMARY = (
-    "image_map",
-    "pixel_map_S",
-    "pixel_map_D",
-    "strict_pixel_map_S",
-    "strict_pixel_map_D",
-    "miou_S",
-    "miou_D",
-    "precision",
-    "recall",
-)
+_SUMMARY = SCALAR_METRIC_KEYS
 _SPEED = (
     "fps",
     "latency_ms_p50",

@@ -14,8 +14,7 @@ import sys
 
 import numpy as np
 import numpy.typing as npt
-import rclpy
-from rclpy.executors import ExternalShutdownException
+from peer_main import run_peer
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
@@ -63,17 +62,7 @@ class EchoNode(Node):
 
 def main() -> int:
     """Spin until SIGINT, then shut down cleanly (exit status 0)."""
-    rclpy.init()
-    node = EchoNode()
-    print("echo ready", flush=True)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_peer(EchoNode, "echo ready")
 
 
 if __name__ == "__main__":

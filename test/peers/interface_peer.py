@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
+from peer_main import run_peer
 from rclpy.node import Node
 
 from pixret_ros.msg import InstanceDetection, InstanceDetectionArray
@@ -50,17 +49,7 @@ class InterfacePeer(Node):
 
 def main() -> int:
     """Spin until SIGINT, then shut down cleanly (exit status 0)."""
-    rclpy.init()
-    node = InterfacePeer()
-    print("peer ready", flush=True)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_peer(InterfacePeer, "peer ready")
 
 
 if __name__ == "__main__":
