@@ -21,7 +21,7 @@ TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
 	FASTRTPS_DEFAULT_PROFILES_FILE=$(CURDIR)/config/fastdds_shm.xml \
 	PYTHONPATH=$(CURDIR)
 
-.PHONY: setup test lint unit demo bench clean help
+.PHONY: setup test lint unit demo bench bench-node clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -65,6 +65,9 @@ demo: setup  ## build the demo data, evaluate it offline, then live through pixr
 
 bench: setup  ## benchmark engine vs. baseline on ../shared/data and the demo data
 	$(TEST_ENV) $(VPY) tools/bench.py --data ../shared/data --demo build/demo $(BENCH_ARGS)
+
+bench-node: setup  ## node end to end over DDS: stamp -> detections latency, rate, RSS (50 instances)
+	$(TEST_ENV) $(VPY) tools/bench_node.py $(BENCH_NODE_ARGS)
 
 clean:  ## remove the build folder (keeps .venv)
 	rm -rf $(BUILD)
