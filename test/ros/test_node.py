@@ -262,15 +262,21 @@ def test_debug_image_when_enabled_and_subscribed(
     assert not np.array_equal(overlay, frame), "the overlay drew nothing"
 
 
-def test_diagnostics_report_rates_latency_and_memory(
-    ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
-) -> None:
+def _collect_diagnostics(ros_peer: RosPeer, node: NodeProcess) -> list[Any]:
+    """Subscribe /diagnostics; the returned list fills with `node`'s statuses as they arrive."""
     statuses: list[Any] = []
 
     def keep(msg: DiagnosticArray) -> None:
-        statuses.extend(s for s in msg.status if s.hardware_id == shared_node.name)
+        statuses.extend(s for s in msg.status if s.hardware_id == node.name)
 
     ros_peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, 10)
+    return statuses
+
+
+def test_diagnostics_report_rates_latency_and_memory(
+    ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
+) -> None:
+    statuses = _collect_diagnostics(ros_peer, shared_node)
     frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
 
     def busy() -> bool:
@@ -297,12 +303,7 @@ def test_diagnostics_report_rates_latency_and_memory(
 def test_bad_frames_are_refused_counted_and_survived(
     ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
 ) -> None:
-    statuses: list[Any] = []
-
-    def keep(msg: DiagnosticArray) -> None:
-        statuses.extend(s for s in msg.status if s.hardware_id == shared_node.name)
-
-    ros_peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, 10)
+    statuses = _collect_diagnostics(ros_peer, shared_node)
     bayer = to_image_msg(scene.background[:, :, 0], "mono8")
     bayer.encoding = "bayer_rggb8"
     short = to_image_msg(scene.background, "rgb8")
