@@ -37,7 +37,7 @@ from pixret_ros.ros.bag_common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from rclpy.node import Node
     from rclpy.publisher import Publisher
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from std_msgs.msg import Header
 
 ANSWER_TYPE = "pixret_ros/msg/InstanceDetectionArray"
+LOCKSTEP_SETTLE_S = 0.5  # after the answer reader matched, before the first frame
 
 
 class _Stamped(Protocol):
@@ -92,6 +93,14 @@ class _Answers:
             return self._changed.wait_for(lambda: stamp in self._seen, timeout)
 
 
+def wait_until_matched(matched: Callable[[], int], count: int, deadline: float, error: str) -> None:
+    """Poll a DDS match count until it reaches `count`; BagToolError(error) after `deadline`."""
+    while matched() < count:
+        if time.monotonic() > deadline:
+            raise BagToolError(error)
+        time.sleep(0.05)
+
+
 class Player:
     """Publishes the messages of a bag on a node; call `play()` once."""
 
@@ -134,15 +143,15 @@ class Player:
         """Block until every publisher has `count` subscribers (0: do not wait)."""
         deadline = time.monotonic() + timeout
         for topic, publisher in self._publishers.items():
-            while publisher.get_subscription_count() < count:
-                if time.monotonic() > deadline:
-                    target = self._remaps.get(topic, topic)
-                    raise BagToolError(
-                        f"no subscriber on {target} after {timeout:g} s: is the node running, "
-                        "in the same ROS_DOMAIN_ID, subscribed to that topic? (--remap FROM:=TO "
-                        "renames a bag topic; --wait-subscribers 0 plays to nobody)"
-                    )
-                time.sleep(0.05)
+            target = self._remaps.get(topic, topic)
+            wait_until_matched(
+                publisher.get_subscription_count,
+                count,
+                deadline,
+                f"no subscriber on {target} after {timeout:g} s: is the node running, "
+                "in the same ROS_DOMAIN_ID, subscribed to that topic? (--remap FROM:=TO "
+                "renames a bag topic; --wait-subscribers 0 plays to nobody)",
+            )
 
     def _messages(self) -> Iterator[tuple[Connection, int, bytes]]:
         with open_bag(self.bag) as reader:
@@ -278,9 +287,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         answers = None
         if args.lockstep is not None:
             answers = _Answers()
-            node.create_subscription(message_class(ANSWER_TYPE), args.lockstep, answers.add, 100)
+            answer_sub = node.create_subscription(
+                message_class(ANSWER_TYPE), args.lockstep, answers.add, 100
+            )
         spinner.start()
         player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout)
+        if args.lockstep is not None and args.wait_subscribers > 0:
+            # An answer published before its writer matched our reader is lost, and the
+            # frame then counts as unanswered: wait for the match, then a moment for the
+            # other side of it (DDS discovery is two one-way announcements).
+            wait_until_matched(
+                answer_sub.get_publisher_count,
+                1,
+                time.monotonic() + args.wait_timeout,
+                f"nobody publishes {args.lockstep} after {args.wait_timeout:g} s: "
+                "is the node running and is that its detections topic?",
+            )
+            time.sleep(LOCKSTEP_SETTLE_S)
         stats = player.play(rate=args.rate, answers=answers, answer_timeout=args.answer_timeout)
         print(_report(stats, player.targets, args.lockstep), flush=True)
         if not rclpy.ok(context=node.context):  # SIGINT reached rclpy's handler first
