@@ -320,6 +320,15 @@ class Composer:
         return np.asarray(kernel / kernel.sum(), dtype=np.float32)
 
 
+def _whole(n: int, first: Pose, last: Pose | None = None) -> Keyframes:
+    """Keys over a whole shot of `n` frames: `first` at its first frame, `last` at its last.
+
+    Why: most poses are given only at a shot's two ends; `last=None` holds `first` still
+    (an object lying on the background, which then moves only with the camera).
+    """
+    return [(0, first), (n - 1, first if last is None else last)]
+
+
 def _wall() -> Shot:
     """Camera walks past a brick wall with two prints and a poster that is not registered."""
     n = 70
@@ -334,21 +343,9 @@ def _wall() -> Shot:
             (n - 1, Pose(320, 240, 1.7, yaw=20, pitch=3, u=330, v=252)),
         ],
         tracks=[
-            Track(
-                "cameraman_print",
-                [(0, Pose(150, 240, 0.42)), (n - 1, Pose(150, 240, 0.42))],
-                on_background=True,
-            ),
-            Track(
-                "ihc_slide",
-                [(0, Pose(365, 205, 0.42, angle=2)), (n - 1, Pose(365, 205, 0.42, angle=2))],
-                on_background=True,
-            ),
-            Track(
-                "coins",
-                [(0, Pose(330, 420, 0.35)), (n - 1, Pose(330, 420, 0.35))],
-                on_background=True,
-            ),
+            Track("cameraman_print", _whole(n, Pose(150, 240, 0.42)), on_background=True),
+            Track("ihc_slide", _whole(n, Pose(365, 205, 0.42, angle=2)), on_background=True),
+            Track("coins", _whole(n, Pose(330, 420, 0.35)), on_background=True),
         ],
         lighting=[(0, 1.0), (28, 1.0), (38, 0.55), (48, 0.6), (58, 1.15), (n - 1, 1.1)],
         motion_blur=[(0, 0.0), (14, 0.0), (20, 9.0), (26, 0.0)],
@@ -362,17 +359,15 @@ def _desk() -> Shot:
         name="desk",
         length=n,
         background="gravel",
-        camera=[
-            (0, Pose(320, 240, 1.4, pitch=25)),
-            (n - 1, Pose(330, 250, 1.5, angle=6, pitch=30)),
-        ],
+        camera=_whole(n, Pose(320, 240, 1.4, pitch=25), Pose(330, 250, 1.5, angle=6, pitch=30)),
         tracks=[
             Track(
                 "text",
-                [
-                    (0, Pose(520, 380, 0.9, angle=-20, pitch=30)),
-                    (n - 1, Pose(500, 395, 0.9, angle=-14, pitch=32)),
-                ],
+                _whole(
+                    n,
+                    Pose(520, 380, 0.9, angle=-20, pitch=30),
+                    Pose(500, 395, 0.9, angle=-14, pitch=32),
+                ),
             ),
             Track(
                 "page",
@@ -404,10 +399,9 @@ def _sky() -> Shot:
         name="sky",
         length=n,
         background="hubble",
-        camera=[
-            (0, Pose(320, 240, 0.85, u=500, v=420)),
-            (n - 1, Pose(320, 240, 0.95, angle=-5, u=560, v=380)),
-        ],
+        camera=_whole(
+            n, Pose(320, 240, 0.85, u=500, v=420), Pose(320, 240, 0.95, angle=-5, u=560, v=380)
+        ),
         tracks=[
             Track(
                 "rocket",
@@ -469,14 +463,13 @@ def _portraits() -> Shot:
         name="portraits",
         length=n,
         background="astronaut",
-        camera=[
-            (0, Pose(320, 240, 1.3, u=256, v=230)),
-            (n - 1, Pose(320, 240, 1.45, angle=-4, u=300, v=250)),
-        ],
+        camera=_whole(
+            n, Pose(320, 240, 1.3, u=256, v=230), Pose(320, 240, 1.45, angle=-4, u=300, v=250)
+        ),
         tracks=[
             Track(
                 "colorwheel",
-                [(0, Pose(120, 380, 0.35, yaw=40)), (n - 1, Pose(200, 350, 0.4, yaw=-20))],
+                _whole(n, Pose(120, 380, 0.35, yaw=40), Pose(200, 350, 0.4, yaw=-20)),
             ),
             Track(
                 "chelsea_face",
