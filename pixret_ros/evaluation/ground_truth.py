@@ -315,6 +315,19 @@ class _Parser:
         return {"size": [height, width], "counts": counts}, (height, width)
 
 
+def read_json(path: Path, what: str) -> object:
+    """The parsed JSON of a ground-truth file; GroundTruthError naming the file otherwise.
+
+    `what` names the kind of file in the message ("ground truth", "LabelMe label").
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GroundTruthError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GroundTruthError(f"{path}: not valid JSON: {exc}") from None
+
+
 def load_ground_truth(path: str | Path) -> GroundTruth:
     """Read and check a COCO ground-truth json (DESIGN section 5); masks stay undecoded.
 
@@ -324,12 +337,7 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
             images or categories, malformed RLE or polygons, inconsistent sizes.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GroundTruthError(f"{path}: cannot read ground truth: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GroundTruthError(f"{path}: not valid JSON: {exc}") from None
+    data = read_json(path, "ground truth")
     if not isinstance(data, dict):
         raise GroundTruthError(f"{path}: top level must be a COCO object with 'images' etc.")
     parser = _Parser(path)

@@ -53,6 +53,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from pixret_ros.evaluation.errors import EvaluationError, GroundTruthError, InputError
+from pixret_ros.evaluation.ground_truth import read_json
 from pixret_ros.evaluation.metrics import PIXEL_THRESHOLDS, average_precision, box_iou, mask_iou
 
 if TYPE_CHECKING:
@@ -158,12 +159,7 @@ def label_mask(path: Path) -> BoolMask:
     Vertices are truncated to integers (`astype(int)`) and filled with `cv2.fillPoly`, one
     call per shape, on an `imageHeight` x `imageWidth` canvas.
     """
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GroundTruthError(f"{path}: cannot read LabelMe label: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GroundTruthError(f"{path}: not valid JSON: {exc}") from None
+    doc = read_json(path, "LabelMe label")
     if not isinstance(doc, dict):
         raise GroundTruthError(f"{path}: a LabelMe label must be a JSON object")
     height, width, shapes = doc.get("imageHeight"), doc.get("imageWidth"), doc.get("shapes")
