@@ -179,19 +179,6 @@ def build_engine(
     return engine, dataclasses.asdict(settings)
 
 
-def _coco_ids(path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """image_id per frame name and category_id per instance, for predictions.json.
-
-    The file was already checked by `load_ground_truth`, so this only reads two id tables.
-    """
-    data = json.loads(path.read_text(encoding="utf-8"))
-    images = {
-        str(i["file_name"]).replace("\\", "/").rsplit("/", 1)[-1]: int(i["id"])
-        for i in data["images"]
-    }
-    return images, {str(c["name"]): int(c["id"]) for c in data["categories"]}
-
-
 def check_inputs(gt: GroundTruth, input_names: Sequence[str], gallery_names: Sequence[str]) -> None:
     """Refuse a run whose ground truth does not fit its input, before any frame is processed.
 
@@ -269,7 +256,8 @@ class _Judge:
         self.gt = gt
         self.frames = set(gt.frames)
         self.instances = set(gt.instances)
-        self.image_ids, self.category_ids = _coco_ids(gt.path)
+        self.image_ids = gt.image_ids
+        self.category_ids = dict(gt.category_ids)  # own copy: grows by `extra` below
         for name in extra:
             self._category(name)
         self.writer = writer
