@@ -205,14 +205,12 @@ class Gallery:
             if not folder.exists():
                 raise self._unknown(name)
             doomed = self._root / f".del-{name}-{durable.token()}"
-            try:
-                folder.rename(doomed)
-                durable.fsync_dir(self._root)
-            except OSError as error:
-                raise GalleryError(
-                    f"cannot remove instance {name!r} ({folder}): {error.strerror}; check the "
-                    "gallery folder's permissions"
-                ) from None
+            self._rename(
+                folder,
+                doomed,
+                f"cannot remove instance {name!r} ({folder})",
+                "check the gallery folder's permissions",
+            )
             self._delete_quietly(doomed)
             self._bump_generation()
         self.refresh()
@@ -435,17 +433,23 @@ class Gallery:
             target = self._root / match["name"] if match else None
             if target is not None and not target.exists() and not target.is_symlink():
                 _LOG.warning("gallery %s: restoring %s after a crash", self._root, target.name)
-                try:
-                    path.rename(target)
-                    durable.fsync_dir(self._root)
-                except OSError as error:
-                    raise GalleryError(
-                        f"cannot restore {target} from {path} after a crash: {error.strerror}; "
-                        f"rename {path.name} to {target.name} by hand"
-                    ) from None
+                self._rename(
+                    path,
+                    target,
+                    f"cannot restore {target} from {path} after a crash",
+                    f"rename {path.name} to {target.name} by hand",
+                )
             else:
                 _LOG.info("gallery %s: deleting %s left by a crash", self._root, entry)
                 self._delete_quietly(path)
+
+    def _rename(self, source: Path, target: Path, failure: str, fix: str) -> None:
+        """Rename within the gallery folder, durably; GalleryError "failure: reason; fix"."""
+        try:
+            source.rename(target)
+            durable.fsync_dir(self._root)
+        except OSError as error:
+            raise GalleryError(f"{failure}: {error.strerror}; {fix}") from None
 
     def _delete_quietly(self, path: Path) -> None:
         """Delete `path`; a failure only leaves debris the next writer removes."""
