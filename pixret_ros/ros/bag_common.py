@@ -1,4 +1,4 @@
-"""What the bag player and the bag recorder share: message classes by name, errors, exit codes.
+"""What the bag player and recorder share: message classes, errors, exit codes, start-up.
 
 Why: there is no `ros2 bag` where pixret_ros runs from PyPI wheels, so pixret ships a small
 player and recorder on rosbags + rclpy. Both move CDR bytes untouched between a bag and DDS
@@ -10,12 +10,19 @@ class to create the endpoint.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
 
 from pixret_ros.engine.errors import PixretError
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
+
+    from rclpy.node import Node
 
 #: Exit status of a tool stopped by Ctrl-C / SIGINT before it finished (shell convention).
 EXIT_INTERRUPTED = 130
@@ -62,3 +69,22 @@ def split_ros_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
         else:
             (ros if inside else own).append(arg)
     return own, ros
+
+
+def parse_tool_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, list[str]]:
+    """The tool's own parsed arguments (from sys.argv when `argv` is None) and its ROS ones."""
+    own, ros = split_ros_args(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args(own), ros
+
+
+def start_node(
+    prog: str, node_name: str, ros_args: Sequence[str]
+) -> tuple[Node, SingleThreadedExecutor]:
+    """Init rclpy with only the `--ros-args` part; one node and the executor that serves it."""
+    rclpy.init(args=[prog, *ros_args])
+    node = rclpy.create_node(node_name)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    return node, executor

@@ -33,7 +33,8 @@ from pixret_ros.ros.bag_common import (
     EXIT_INTERRUPTED,
     BagToolError,
     message_class,
-    split_ros_args,
+    parse_tool_args,
+    start_node,
 )
 
 if TYPE_CHECKING:
@@ -266,15 +267,11 @@ def _report(stats: PlayStats, targets: Sequence[str], lockstep: str | None) -> s
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the player; exit 0 when the bag was played, 1 on an error, 130 on Ctrl-C."""
-    own, ros = split_ros_args(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(own)
+    args, ros = parse_tool_args(build_parser(), argv)
     if args.rate <= 0:
         print(f"pixret-play: --rate must be > 0, got {args.rate}", file=sys.stderr)
         return 1
-    rclpy.init(args=["pixret-play", *ros])
-    node = rclpy.create_node("pixret_player")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    node, executor = start_node("pixret-play", "pixret_player", ros)
     spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
     try:
         player = Player(

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
 from pixret_ros.evaluation.bag_io import STORAGES, typestore
-from pixret_ros.ros.bag_common import BagToolError, message_class, split_ros_args
+from pixret_ros.ros.bag_common import BagToolError, message_class, parse_tool_args, start_node
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -177,12 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Record until SIGINT/SIGTERM (or --duration); 0 when the bag was closed properly."""
-    own, ros = split_ros_args(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(own)
-    rclpy.init(args=["pixret-record", *ros])
-    node = rclpy.create_node("pixret_recorder")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    args, ros = parse_tool_args(build_parser(), argv)
+    node, executor = start_node("pixret-record", "pixret_recorder", ros)
     recorder = None
     status = 0
     try:
