@@ -3,6 +3,8 @@
 The ROS build (colcon / CMake) installs the same sources next to the generated messages;
 this file is for people who only evaluate or use the engine from Python. The ROS node and
 the `pixret` service client need rclpy and the generated interfaces, i.e. the ROS build.
+The msg/ and srv/ definitions go where the ROS build puts them (<prefix>/share/pixret_ros/),
+so that the evaluator can decode pixret_ros messages in bags without ROS (bag_io.typestore).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+HERE = Path(__file__).resolve().parent
 ENTRY_TABLE: dict[str, dict[str, str]] = {}
 exec(  # noqa: S102 - read the one table of console scripts without importing the package
     compile(
-        Path(__file__).with_name("pixret_ros").joinpath("entry_points.py").read_text(),
+        (HERE / "pixret_ros" / "entry_points.py").read_text(),
         "entry_points.py",
         "exec",
     ),
@@ -29,6 +32,14 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pixret_ros", "pixret_ros.*"]),
     package_data={"pixret_ros": ["py.typed"]},
+    # Paths relative to this file, as setuptools wants them; sorted for reproducible wheels.
+    data_files=[
+        (
+            f"share/pixret_ros/{kind}",
+            sorted(str(p.relative_to(HERE)) for p in (HERE / kind).glob(f"*.{kind}")),
+        )
+        for kind in ("msg", "srv")
+    ],
     install_requires=[
         "numpy>=1.26",
         "scipy",
