@@ -300,28 +300,37 @@ def test_diagnostics_report_rates_latency_and_memory(
     assert 50 < float(values["rss_mb"]) < 4000
 
 
+def _refused(status: Any) -> int:
+    """The node's frames_refused counter (since its start) in one diagnostics status."""
+    return int({kv.key: kv.value for kv in status.values}["frames_refused"])
+
+
 def test_bad_frames_are_refused_counted_and_survived(
     ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
 ) -> None:
     statuses = _collect_diagnostics(ros_peer, shared_node)
+    assert wait_for(lambda: bool(statuses), 10.0), "the node publishes no diagnostics"
+    before = _refused(statuses[-1])  # the node is shared: count from here
+    log_start = len(shared_node.log_text())
     bayer = to_image_msg(scene.background[:, :, 0], "mono8")
     bayer.encoding = "bayer_rggb8"
     short = to_image_msg(scene.background, "rgb8")
     short.data = bytes(short.data[:1000])  # header promises 640x480, data holds 1000 bytes
+    # One kind at a time, each until the node's log names it: the node keeps only the newest
+    # frame (one published right after would replace it) and logs refusals at most every 5 s.
+    for msg, reason in ((bayer, "'bayer_rggb8'"), (short, "data holds 1000 bytes")):
 
-    def refused() -> bool:
-        ros_peer.publish_msg(bayer)
-        ros_peer.publish_msg(short)
-        return any(
-            int({kv.key: kv.value for kv in s.values}["frames_refused"]) >= 2 for s in statuses
-        )
+        def logged(msg: Image = msg, reason: str = reason) -> bool:
+            ros_peer.publish_msg(msg)
+            new_lines = shared_node.log_text()[log_start:].splitlines()
+            return any("frame refused" in line and reason in line for line in new_lines)
 
-    assert wait_for(refused, 30.0, period=0.3), "bad frames were not counted as refused"
-    warned = [s for s in statuses if int({kv.key: kv.value for kv in s.values}["frames_refused"])]
-    assert warned[-1].level == DiagnosticStatus.WARN
-    assert "refused" in warned[-1].message
-    assert "frame refused" in shared_node.log_text()
-    assert "bayer_rggb8" in shared_node.log_text()
+        assert wait_for(logged, 30.0, period=0.3), f"no 'frame refused' log naming {reason}"
+    assert wait_for(lambda: _refused(statuses[-1]) >= before + 2, 10.0), (
+        "bad frames were not counted as refused"
+    )
+    assert statuses[-1].level == DiagnosticStatus.WARN
+    assert "refused" in statuses[-1].message
     received = ros_peer.listen(shared_node.name)  # still serving good frames
     frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
     assert _stream_until(ros_peer, frame, lambda: bool(received.detections), 30.0)
