@@ -31,7 +31,8 @@ class EngineConfig:
             then duplicates another one is skipped. Bounds registration time and memory.
         detection_threshold: XFeat keypoint heatmap threshold (lower gives more, weaker points).
         candidates: instances verified geometrically per frame (highest vote counts first).
-        views_per_candidate: views of one candidate instance verified (most votes first).
+        views_per_candidate: view scales of one candidate instance verified (most votes first;
+            each registered scale of each view is matched on its own).
         uniqueness_ratio: a frame descriptor votes for an instance only if its distance to the
             nearest descriptor of that instance is below this fraction of its distance to the
             nearest descriptor of any other instance (cross-instance uniqueness).
@@ -55,12 +56,19 @@ class EngineConfig:
             (measured: strong fits warp better than region segmentation does; dev bench:
             3 candidates and 30 inliers gave DAVIS miou_S 0.380 vs 0.355 for 1 and 25, with
             planar masks unchanged).
+        search_candidates: vote candidates that geometry did not verify are searched by
+            appearance alone (dense features and colour over the whole frame), at most this
+            many per frame (0 = off; about 15 ms each). Objects that turn and deform rarely
+            keep enough keypoint inliers; their masks still count for mIoU and pixel mAP.
+        search_score: an appearance-only detection scores this times its calibrated
+            appearance agreement: below the keypoint-verified ones, and below
+            `score_threshold` by default, so it is reported but not published.
         temporal: stream mode: reuse the previous frame's detections between full searches.
         redetect_every: in stream mode, search the whole gallery every this many frames.
         index_exact_limit: up to this many gallery descriptors the index is exact (flat);
             beyond it an inverted-file index keeps the search cost sub-linear.
         index_nprobe: inverted lists searched per query in the inverted-file index.
-        num_threads: torch and faiss threads.
+        num_threads: torch threads (faiss searches on one: see index.py).
     """
 
     working_size: int = 480
@@ -85,6 +93,8 @@ class EngineConfig:
     segment: bool = True
     segment_candidates: int = 3
     trust_warp_inliers: int = 30
+    search_candidates: int = 2
+    search_score: float = 0.3
     temporal: bool = False
     redetect_every: int = 10
     index_exact_limit: int = 20_000
@@ -119,7 +129,16 @@ class EngineConfig:
             )
 
     def _check_numbers(self) -> None:
-        for name in ("detection_threshold", "uniqueness_ratio", "score_threshold"):
+        if (
+            not isinstance(self.search_candidates, int)
+            or isinstance(self.search_candidates, bool)
+            or self.search_candidates < 0
+        ):
+            raise ConfigError(
+                f"EngineConfig.search_candidates={self.search_candidates!r}: must be an integer "
+                ">= 0 (0 turns appearance search off)"
+            )
+        for name in ("detection_threshold", "uniqueness_ratio", "score_threshold", "search_score"):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"EngineConfig.{name}={value!r}: must be a number in [0, 1]")
@@ -147,7 +166,7 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 6
+FEATURE_VERSION = 7
 
 _POSITIVE_INTS = (
     "working_size",

@@ -43,7 +43,9 @@ class DescriptorIndex:
         self._view_of_row = view_of_row
         self._instance_of_view = instance_of_view
         self.num_instances = int(instance_of_view.max()) + 1 if instance_of_view.size else 0
-        faiss.omp_set_num_threads(config.num_threads)
+        # One thread: a search of a few hundred queries is short, and a second OpenMP pool
+        # spinning beside torch's slowed the XFeat forward that follows by up to 2x (profile).
+        faiss.omp_set_num_threads(1)
         dim = descriptors.shape[1] if descriptors.ndim == 2 else 64
         count = descriptors.shape[0]
         if count <= config.index_exact_limit:
