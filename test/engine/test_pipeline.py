@@ -16,6 +16,7 @@ from engine_scenes import (
     shared_retriever,
     similarity,
 )
+from seg_scenes import frame_with_object, view
 
 from pixret_ros.engine import (
     ConfigError,
@@ -133,8 +134,32 @@ def test_bad_frames_raise_frame_error(frame: np.ndarray, match: str) -> None:
         ("reprojection_px", -1.0, "reprojection_px"),
         ("temporal", "yes", "temporal='yes'"),
         ("min_votes", 2.5, "min_votes=2.5"),
+        ("search_candidates", -1, r"search_candidates=-1.*>= 0"),
+        ("search_score", 2.0, r"search_score=2.0.*\[0, 1\]"),
     ],
 )
 def test_bad_settings_raise_config_error(field: str, value: object, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         EngineConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_appearance_search_reports_what_geometry_cannot_verify(tmp_path: Path) -> None:
+    """With verification switched off (no fit can reach min_inliers), appearance still finds
+    the object; such detections carry no warp and are never accepted by default."""
+    gallery = make_gallery(tmp_path / "gallery", ["cat_face", "rocket_pad", "page_text"])
+    rgb, mask = view()  # the cat's fur in a horse silhouette: a shape no box or warp fits
+    gallery.add("horse_cat", [rgb], [mask])
+    frame, truth = frame_with_object()
+    blind = EngineConfig(min_inliers=100_000)
+    found = PixelRetriever(gallery, blind).process(frame)
+    assert found, "appearance search found nothing"
+    best = found[0]
+    assert best.name == "horse_cat"
+    assert best.inliers == 0
+    assert best.homography is None
+    assert not best.accepted
+    assert best.score <= blind.search_score
+    assert iou(best.mask, truth) > 0.5
+    assert len(found) <= blind.search_candidates
+    off = EngineConfig(min_inliers=100_000, search_candidates=0)
+    assert PixelRetriever(gallery, off).process(frame) == []
