@@ -56,6 +56,7 @@ setup(
         "tqdm",
         "psutil",
         "PyYAML",
+        "threadpoolctl",
     ],
     entry_points={
         "console_scripts": [

@@ -3,6 +3,8 @@
 Accuracy: every frame of the development set (../shared/data: frames, gallery, gt.json) and,
 when given and present, the bundled demo data; metrics from pixret_ros.evaluation.metrics
 (DESIGN section 5) for all instances, the planar (Oxford) ones and the DAVIS ones.
+Methods: pixret (the engine's defaults, or --config), pixret-realtime (the profile of
+config/pixret_realtime.yaml, fast enough for 20 frames/s on 2 cores) and the baseline.
 Speed: ms per 640x480 frame with 10, 50 and 1000 registered instances of 2 views each (the
 extra instances are crops of scikit-image photos and of the gallery views), registration ms
 per view, peak RSS. The gallery is copied to a work folder (never written in place); its
@@ -35,7 +37,7 @@ from tqdm import tqdm
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
 from pixret_ros.evaluation.bag_io import read_frames
-from pixret_ros.evaluation.engine_settings import parse_overrides
+from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 SCALING_SIZES = (10, 50, 1000)
 BASELINE_MAX_SIZE = 50
 SPEED_SIZE = (640, 480)
+REALTIME_PARAMS = Path(__file__).resolve().parents[1] / "config" / "pixret_realtime.yaml"
 METRIC_COLUMNS = ("image_map", "strict_pixel_map_S", "miou_S", "precision", "recall")
 
 
@@ -271,8 +274,8 @@ def data_sets(args: argparse.Namespace) -> dict[str, Path]:
     return sets
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, run both methods, print the table."""
+def build_parser() -> argparse.ArgumentParser:
+    """Command line of the benchmark."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -291,14 +294,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", default=",".join(map(str, SCALING_SIZES)), help="gallery sizes of speed rows"
     )
+    parser.add_argument(
+        "--realtime-params",
+        default=str(REALTIME_PARAMS),
+        help="node params file of the realtime profile, benchmarked as pixret-realtime "
+        "(its engine.* settings; --config does not apply to it)",
+    )
+    parser.add_argument("--skip-realtime", action="store_true", help="no pixret-realtime rows")
     parser.add_argument("--json", default=None, help="also write the results here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run every method, print the table."""
+    args = build_parser().parse_args(argv)
     config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pixret_bench_"))
     sets = data_sets(args)
     methods: dict[str, Callable[[Path], Engine]] = {}
     if not args.skip_engine:
         methods["pixret"] = lambda g: PixelRetriever(Gallery(g), config)
+        if not args.skip_realtime:
+            realtime = EngineConfig(**params_file_overrides(args.realtime_params))  # type: ignore[arg-type]
+            methods["pixret-realtime"] = lambda g: PixelRetriever(Gallery(g), realtime)
     if not args.skip_baseline:
         methods["baseline"] = lambda g: SiftBaseline(Gallery(g), config)
     results: dict[str, dict[str, object]] = {}
@@ -321,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sizes = [int(s) for s in args.sizes.split(",") if s]
             if method == "baseline":  # it matches every view of every instance: 1000 is hours
                 sizes = [s for s in sizes if s <= BASELINE_MAX_SIZE]
-            res["speed"] = speed_rows(make, work / method / "dev", frames[::step], sizes)
+            # Both pixret profiles register views identically: one scaling gallery serves both.
+            family = method.split("-")[0]
+            res["speed"] = speed_rows(make, work / family / "dev", frames[::step], sizes)
         res["peak_rss_mb"] = peak_rss_mb()
         results[method] = res
     print_table(results)

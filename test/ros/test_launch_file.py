@@ -82,17 +82,19 @@ def test_node_executable_and_name_exist(tree: ast.Module) -> None:
     assert "<name>pixret_ros</name>" in package_xml
 
 
-def test_params_file_is_installed_where_the_launch_file_looks(tree: ast.Module) -> None:
-    joins = _calls(tree, "PathJoinSubstitution")
-    assert len(joins) == 1
-    parts = joins[0].args[0]
-    assert isinstance(parts, ast.List)
-    share, *rest = parts.elts
-    assert isinstance(share, ast.Call)
-    assert _first_strings([share]) == ["pixret_ros"]
-    relative = [str(p.value) for p in rest if isinstance(p, ast.Constant)]
-    assert relative == ["config", "pixret.yaml"]
-    assert (REPO.joinpath(*relative)).is_file()
+def test_params_files_are_installed_where_the_launch_file_looks(tree: ast.Module) -> None:
+    found = []
+    for join in _calls(tree, "PathJoinSubstitution"):
+        parts = join.args[0]
+        assert isinstance(parts, ast.List)
+        share, *rest = parts.elts
+        assert isinstance(share, ast.Call)
+        assert _first_strings([share]) == ["pixret_ros"]
+        relative = [str(p.value) for p in rest if isinstance(p, ast.Constant)]
+        assert (REPO.joinpath(*relative)).is_file(), relative
+        found.append(relative)
+    # the default parameters and the realtime profile (profile:=realtime)
+    assert sorted(found) == [["config", "pixret.yaml"], ["config", "pixret_realtime.yaml"]]
     cmake = (REPO / "CMakeLists.txt").read_text()
     install = re.search(r"install\(DIRECTORY ([^)]*) DESTINATION share/\$\{PROJECT_NAME\}\)", cmake)
     assert install is not None

@@ -127,3 +127,15 @@ def test_settings_reject_bad_choices_and_apply_updates() -> None:
     settings = params.NodeSettings.from_values({})
     assert settings.max_detections == 20
     assert settings.updated({"max_detections": 3}).max_detections == 3
+
+
+def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> None:
+    realtime = CONFIG.with_name("pixret_realtime.yaml")
+    document = yaml.safe_load(realtime.read_text())
+    assert list(document) == ["/**"]
+    values = _flatten(document["/**"]["ros__parameters"])
+    assert values, "empty profile"
+    assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
+    overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
+    config = dataclasses.replace(EngineConfig(), **overrides)  # validated by __post_init__
+    assert config.working_size < EngineConfig().working_size  # it is the faster profile
