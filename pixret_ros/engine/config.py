@@ -20,8 +20,9 @@ class EngineConfig:
         working_size: long side (pixels) the frame is resized to before feature extraction.
             Larger finds smaller objects and is slower (XFeat cost grows with the area).
         frame_keypoints: keypoints kept per frame (best XFeat reliability first). Matching
-            cost grows with it; 768 beat 1024 on the dev bench (strict_S 0.365 vs 0.344,
-            precision 1.0 vs 0.955): the weakest points mostly added false matches.
+            cost grows with it. 768 scored better on the dev bench (strict_S 0.365 vs
+            0.344), whose objects fill much of the frame, but halved the inliers of a
+            small object on a cluttered photo (tests): keep 1024 for small objects.
         view_keypoints: keypoints kept per registered view and scale (all are matched when
             the view is verified).
         index_keypoints: the strongest this many per view and scale go into the retrieval
@@ -74,7 +75,7 @@ class EngineConfig:
     """
 
     working_size: int = 480
-    frame_keypoints: int = 768
+    frame_keypoints: int = 1024
     view_keypoints: int = 512
     index_keypoints: int = 256
     query_keypoints: int = 512
