@@ -41,7 +41,7 @@ from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_o
 from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
-from pixret_ros.evaluation.records import DetectionRecord
+from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -70,6 +70,7 @@ class Run(NamedTuple):
 
     records: list[DetectionRecord]
     latencies_ms: list[float]
+    frames: list[str]  # names of the frames run, in order
 
 
 def run_frames(engine: Engine, frames: Sequence[Frame], gt: GroundTruth, label: str) -> Run:
@@ -96,12 +97,17 @@ def run_frames(engine: Engine, frames: Sequence[Frame], gt: GroundTruth, label: 
                     accepted=det.accepted,
                 )
             )
-    return Run(records, latencies)
+    return Run(records, latencies, [f.name for f in frames])
 
 
 def grouped_metrics(gt: GroundTruth, run: Run) -> dict[str, dict[str, float | None]]:
-    """Metrics over all instances and over the planar (non-DAVIS) and DAVIS groups."""
-    truths = gt.truths()
+    """Metrics over all instances and over the planar (non-DAVIS) and DAVIS groups.
+
+    Only the frames that were run count (the demo is subsampled): the truth is cut to them,
+    so that a skipped frame is neither a miss nor a negative.
+    """
+    seen = frozenset(run.frames)
+    truths = [InstanceTruth(t.name, t.positives & seen, t.junk & seen) for t in gt.truths()]
     groups = {"all": [t.name for t in truths]}
     davis = [t.name for t in truths if t.name.startswith("davis_")]
     if davis:  # the dev set: its Oxford scenes are planar (or nearly), DAVIS objects are not
@@ -113,7 +119,7 @@ def grouped_metrics(gt: GroundTruth, run: Run) -> dict[str, dict[str, float | No
             continue
         chosen = set(names)
         metrics = compute_metrics(
-            list(gt.frames),
+            [f for f in gt.frames if f in seen],
             [t for t in truths if t.name in chosen],
             [r for r in run.records if r.instance in chosen],
         )
