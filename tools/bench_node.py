@@ -18,6 +18,7 @@ Examples:
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --instances 10 --duration 10 --json out.json
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --rate 15 --closed-frames 0
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --work /tmp/bn --reuse-gallery  # rerun
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py --params-file config/pixret_realtime.yaml
 """
 
 from __future__ import annotations
@@ -230,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the instances already in WORK/gallery (and their feature caches): skips "
         "registration on a rerun with the same --work",
     )
+    parser.add_argument(
+        "--params-file",
+        action="append",
+        default=[],
+        help="another node params file loaded after config/pixret.yaml (repeatable), e.g. "
+        "config/pixret_realtime.yaml for the realtime profile",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -243,13 +251,19 @@ def main(argv: list[str] | None = None) -> int:
         for f in read_frame_folder(data / "frames")
     ]
     log = (work / "node.log").open("wb")
+    params = [str(REPO / "config" / "pixret.yaml"), *args.params_file]
     node = subprocess.Popen(
-        [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args", "--params-file",
-         str(REPO / "config" / "pixret.yaml"), "-p", f"gallery_path:={work / 'gallery'}"],
+        [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args",
+         *(arg for path in params for arg in ("--params-file", path)),
+         "-p", f"gallery_path:={work / 'gallery'}"],
         env=node_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     peer = Peer()
-    results: dict[str, Any] = {"instances": args.instances, "frame": f"{SIZE[0]}x{SIZE[1]}"}
+    results: dict[str, Any] = {
+        "instances": args.instances,
+        "frame": f"{SIZE[0]}x{SIZE[1]}",
+        "params_files": params,
+    }
     try:
         # A node loads (and on a cold cache computes) the gallery's features before serving.
         peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request(), 900.0)
