@@ -78,7 +78,7 @@ def params_file_overrides(path: Path | str) -> dict[str, object]:
     fields = engine_fields()
     overrides: dict[str, object] = {}
     for section in sections:
-        for key, value in section.items():
+        for key, value in _flatten(section).items():
             name = str(key).removeprefix(ENGINE_PREFIX)
             if str(key).startswith(ENGINE_PREFIX) and name not in fields:
                 raise InputError(
@@ -88,6 +88,21 @@ def params_file_overrides(path: Path | str) -> dict[str, object]:
             if str(key).startswith(ENGINE_PREFIX) or name in NODE_LEVEL:
                 overrides[name] = _value(value)
     return overrides
+
+
+def _flatten(section: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """Nested parameter mappings to dotted names, as rcl reads them.
+
+    `engine: {a: 1}` is the parameter `engine.a`; lists and scalars are values.
+    """
+    flat: dict[str, object] = {}
+    for key, value in section.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def _parameter_sections(data: object) -> list[Mapping[str, object]]:

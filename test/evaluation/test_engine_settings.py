@@ -51,10 +51,27 @@ def test_params_file_as_the_node_reads_it(tmp_path: Path) -> None:
     assert EngineConfig(**overrides).working_size == 320  # type: ignore[arg-type]
 
 
-def test_the_shipped_params_file_is_readable() -> None:
+def test_the_shipped_params_files_are_read_with_their_nested_engine_sections() -> None:
     overrides = params_file_overrides(REPO / "config" / "pixret.yaml")
     assert {"score_threshold", "temporal"} <= set(overrides)
-    EngineConfig(**overrides)  # type: ignore[arg-type]
+    assert set(EngineConfig.field_names()) <= set(overrides)  # `engine:` nests every field
+    assert EngineConfig(**overrides) == EngineConfig()  # type: ignore[arg-type]
+    realtime = params_file_overrides(REPO / "config" / "pixret_realtime.yaml")
+    assert realtime["working_size"] == 416
+    assert EngineConfig(**realtime).working_size == 416  # type: ignore[arg-type]
+
+
+def test_nested_and_dotted_names_are_the_same_parameter(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "/**:\n  ros__parameters:\n    engine:\n      working_size: 320\n"
+        "      view_scales: [1.0]\n    engine.candidates: 2\n"
+    )
+    assert params_file_overrides(params) == {
+        "working_size": 320,
+        "view_scales": (1.0,),
+        "candidates": 2,
+    }
 
 
 def test_params_file_errors(tmp_path: Path) -> None:
