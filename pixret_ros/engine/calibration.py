@@ -121,13 +121,13 @@ class ScoreModel:
         trimmed = float(null[-1 - _TRIM]) if null.size > _TRIM else 0.0
         return cls(trimmed, floor)
 
-    def score(self, loc: Localization, appearance: float | None = None) -> float:
+    def score(self, loc: Localization) -> float:
         """Logistic in inliers, 0.5 at `threshold_inliers`.
 
-        `appearance` is not used: measured, the segmenter's calibrated score does not
-        separate present from absent objects (bench), so presence rests on geometry.
+        Only geometry: measured, the segmenter's calibrated appearance score does not separate
+        present from absent objects (bench), so it never lifts a fit to acceptance (the
+        pipeline uses it only to rank weak fits among appearance-only finds).
         """
-        del appearance
         threshold = self.threshold_inliers
         z = (loc.inliers - threshold) / (_SOFTNESS * threshold)
         return float(1.0 / (1.0 + np.exp(-z)))

@@ -345,9 +345,10 @@ class PixelRetriever:
             if not mask.any():
                 continue
             box = Box.of_mask(mask)
-            score = self._stream.carried_score(
-                instance, entry.score.score(loc, appearance), box, loc.inliers
-            )
+            geometric = entry.score.score(loc)
+            if appearance is not None:  # segmented: rank it at least as an appearance-only find
+                geometric = max(geometric, self.config.search_score * appearance)
+            score = self._stream.carried_score(instance, geometric, box, loc.inliers)
             if score >= self.config.score_threshold:
                 accepted.append(Track(instance, self._slot_of[id(template)], score, box))
             detections.append(
