@@ -52,7 +52,6 @@ setup(
         "pycocotools",
         "rosbags",
         "rosbags-image",
-        "matplotlib",
         "tqdm",
         "psutil",
         "PyYAML",

@@ -4,7 +4,7 @@ It shows what metrics.json holds (the metric table, the per-instance table, spee
 numbers cannot: precision/recall curves per instance and, per instance, overlays of its best
 and worst annotated frame and of the frame it was most confidently wrong about. Overlays are
 downscaled JPEGs (`THUMB_SIDE`, `JPEG_QUALITY`) so the page stays light (PNG photos
-made a 12-instance page about 7 MB; JPEG about 1 MB); plots are PNG.
+made a 12-instance page about 7 MB; JPEG about 1 MB); plots are inline SVG (svg_plots.py).
 """
 
 from __future__ import annotations
@@ -12,27 +12,21 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import cv2
-import matplotlib as mpl
-
-mpl.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box
 from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, pr_curve
+from pixret_ros.evaluation.svg_plots import Axes, Series, histogram, line_chart
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from matplotlib.figure import Figure
 
     from pixret_ros.engine.types import BoolMask, Detection, RGBImage
     from pixret_ros.evaluation.records import RankedFrame
@@ -168,13 +162,6 @@ def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
     return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{text}">'
 
 
-def _figure_png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
 def _fmt(value: object) -> str:
     if value is None:
         return "&ndash;"
@@ -189,45 +176,40 @@ def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _pr_figure(rankings: Mapping[str, Sequence[RankedFrame]]) -> bytes | None:
+def _pr_figure(rankings: Mapping[str, Sequence[RankedFrame]]) -> str | None:
     """Small multiples: per instance, image-level PR and pixel-level PR (mask IoU > 0.5)."""
     names = sorted(rankings)[:MAX_INSTANCES]
     if not names:
         return None
-    cols = min(4, len(names))
-    rows = math.ceil(len(names) / cols)
-    figure, axes = plt.subplots(
-        rows, cols, figsize=(3 * cols, 2.6 * rows), squeeze=False, layout="constrained"
-    )
-    for ax, name in zip(axes.flat, names, strict=False):
+    charts = []
+    for name in names:
+        series = []
         for kind, label in ((None, "image"), ("S", "mask IoU>0.5")):
             curve = pr_curve(rankings[name], kind=kind, min_iou=0.5)  # type: ignore[arg-type]
-            if curve:
-                ax.plot([p.recall for p in curve], [p.precision for p in curve], label=label)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlim(0, 1.02)
-        ax.set_ylim(0, 1.02)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="lower left")
-    figure.supxlabel("recall")
-    figure.supylabel("precision")
-    return _figure_png(figure)
+            series.append(Series(label, [(p.recall, p.precision) for p in curve]))
+        axes = Axes(230, 170, (0.0, 1.0), (0.0, 1.0), name, "recall", "precision")
+        charts.append(line_chart(series, axes))
+    return "<div class='row'>" + "".join(charts) + "</div>"
 
 
-def _speed_figure(latencies_ms: Sequence[float]) -> bytes | None:
+def _speed_figure(latencies_ms: Sequence[float]) -> str | None:
+    """Engine ms per frame in input order, and their histogram with p50 and p95 marked."""
     if not latencies_ms:
         return None
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 2.8), layout="constrained")
-    left.plot(latencies_ms, linewidth=0.8)
-    left.set_xlabel("frame")
-    left.set_ylabel("engine ms")
-    right.hist(latencies_ms, bins=min(50, max(5, len(latencies_ms) // 4)))
-    for q, style in ((50, "--"), (95, ":")):
-        right.axvline(float(np.percentile(latencies_ms, q)), color="k", linestyle=style)
-    right.set_xlabel("engine ms per frame (dashed p50, dotted p95)")
-    return _figure_png(figure)
+    high = float(max(latencies_ms)) * 1.05
+    per_frame = line_chart(
+        [Series("engine ms", list(enumerate(latencies_ms)))],
+        Axes(560, 190, (0.0, float(max(1, len(latencies_ms) - 1))), (0.0, high), "", "frame",
+             "engine ms"),
+    )  # fmt: skip
+    markers = [float(np.percentile(latencies_ms, q)) for q in (50, 95)]
+    spread = histogram(
+        latencies_ms,
+        min(50, max(5, len(latencies_ms) // 4)),
+        markers,
+        Axes(420, 190, (0.0, high), (0.0, 1.0), "", "engine ms per frame (dashed: p50, p95)"),
+    )
+    return f"<div class='row'>{per_frame}{spread}</div>"
 
 
 _CSS = """
@@ -261,7 +243,7 @@ def render_html(data: ReportData) -> str:
         parts.append(_table(sorted(stages.items()), ["engine stage", "median ms"]))
     speed = _speed_figure(data.latencies_ms)
     if speed is not None:
-        parts.append(_img(speed, "engine latency per frame"))
+        parts.append(speed)
     config = m.get("config")
     if isinstance(config, Mapping) and config:
         parts.append("<details><summary>engine settings</summary>")
@@ -273,7 +255,7 @@ def render_html(data: ReportData) -> str:
         parts += ["<h2>Per instance</h2>", _table(rows, ["instance", *fields])]
     pr = _pr_figure(data.rankings)
     if pr is not None:
-        parts += ["<h2>Precision / recall</h2>", _img(pr, "precision recall curves")]
+        parts += ["<h2>Precision / recall</h2>", pr]
     parts.append(_overlay_section(data.overlays))
     parts.append("</body></html>")
     return "\n".join(parts)

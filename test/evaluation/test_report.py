@@ -111,7 +111,10 @@ def test_write_report(tmp_path: Path) -> None:
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
     assert [c.split(":")[0] for c in captions] == ["best", "worst", "false positive"]
     images = re.findall(r'src="data:image/(png|jpeg);base64,([^"]+)"', page)
-    assert [kind for kind, _ in images].count("png") == 2  # speed and PR figures
+    assert {kind for kind, _ in images} == {"jpeg"}  # the overlays; plots are inline SVG
+    charts = re.findall(r"<svg .*?</svg>", page)
+    assert len(charts) == 2 + len(rankings())  # speed: per frame and histogram; PR per instance
+    assert all("<polyline" in c or "<rect x=" in c for c in charts)
     for _, text in images:
         assert cv2.imdecode(np.frombuffer(base64.b64decode(text), np.uint8), 1) is not None
     assert path.stat().st_size < 400_000  # light: downscaled JPEG overlays
@@ -123,3 +126,4 @@ def test_report_of_a_recording_has_no_speed_figure(tmp_path: Path) -> None:
     page = report.render_html(data)
     assert "<td>fps</td><td>&ndash;</td>" in page
     assert "data:image" not in page
+    assert "<svg" not in page
