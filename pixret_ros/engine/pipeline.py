@@ -422,10 +422,7 @@ class PixelRetriever:
         result = segment(work, feats, entry.appearance, prior)
         if not result.mask.any():
             return warped, result.score
-        up = cv2.resize(
-            result.mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
-        )
-        return up.astype(bool), result.score
+        return _upscaled(result.mask, (height, width)), result.score
 
     def _search(
         self,
@@ -446,9 +443,7 @@ class PixelRetriever:
             result = search(work, feats, entry.appearance)
             if not result.mask.any():
                 continue
-            mask = cv2.resize(
-                result.mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
-            ).astype(bool)
+            mask = _upscaled(result.mask, (height, width))
             score = self.config.search_score * result.score
             detections.append(
                 Detection(
@@ -512,6 +507,12 @@ def _resize(image: RGBImage, size: tuple[int, int]) -> RGBImage:
     shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
     method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     return np.asarray(cv2.resize(image, size, interpolation=method), dtype=np.uint8)
+
+
+def _upscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
+    """A working-resolution mask at the input frame's (height, width), nearest neighbour."""
+    up = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(up, dtype=bool)
 
 
 def _lap(start: float) -> float:

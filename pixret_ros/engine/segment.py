@@ -452,13 +452,15 @@ def search(
     agreement of the result.
     """
     model = stack_models(models)
-    box = propose(frame_rgb, np.asarray(frame_features.dense, np.float32), model)
+    box = propose(frame_rgb, np.asarray(frame_features.dense, np.float32), model, config)
     if box is None:
         return Segmentation(np.zeros(frame_rgb.shape[:2], bool), 0.0)
     return segment(frame_rgb, frame_features, [model], SegmentPrior(box=box), config=config)
 
 
-def propose(frame_rgb: RGBImage, dense: F32, model: AppearanceModel) -> Box | None:
+def propose(
+    frame_rgb: RGBImage, dense: F32, model: AppearanceModel, config: SegmentConfig = DEFAULT_CONFIG
+) -> Box | None:
     """Box (frame pixels) of the cells that resemble the view's object more than the frame.
 
     Cell by cell: the best similarity to the object's prototypes minus the best similarity
@@ -473,7 +475,7 @@ def propose(frame_rgb: RGBImage, dense: F32, model: AppearanceModel) -> Box | No
     step = max(1, frame_bg.shape[1] // PROPOSAL_BACKGROUND_CELLS)
     bg = np.concatenate([model.bg_prototypes.reshape(-1, 64), frame_bg[:, ::step].T])
     bg_best = (bg @ cells).max(axis=0)
-    dense_llr = np.clip((fg_best - bg_best) / DEFAULT_CONFIG.dense_temperature, -_CLIP, _CLIP)
+    dense_llr = np.clip((fg_best - bg_best) / config.dense_temperature, -_CLIP, _CLIP)
     small = np.asarray(cv2.resize(frame_rgb, (cw, ch), interpolation=cv2.INTER_AREA), np.uint8)
     idx = colour_index(small)
     frame_colour = colour_histogram(small.reshape(-1, 3))
@@ -482,7 +484,7 @@ def propose(frame_rgb: RGBImage, dense: F32, model: AppearanceModel) -> Box | No
         -_CLIP,
         _CLIP,
     )
-    logit = dense_llr.reshape(ch, cw) + DEFAULT_CONFIG.colour_weight * colour_llr
+    logit = dense_llr.reshape(ch, cw) + config.colour_weight * colour_llr
     logit = cv2.GaussianBlur(logit.astype(np.float32), (3, 3), 0)
     count, comp = cv2.connectedComponents((logit > 0).astype(np.uint8), connectivity=8)
     if count < 2:
