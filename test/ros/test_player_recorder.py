@@ -219,6 +219,25 @@ def test_player_errors_name_the_bag_topic_and_fix(
     assert "write it as FROM:=TO" in err
 
 
+def test_lockstep_waits_for_the_answer_topic_and_names_it_when_nobody_publishes(
+    bag: Path, echo: Process, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The frames have a subscriber (the echo peer), the answer topic has no publisher: the
+    player must not play frames whose answers could only be lost."""
+    status = player.main(
+        [
+            str(bag), "--remap", f"{BAG_TOPIC}:=/image", "--lockstep", "/nobody/detections",
+            "--wait-timeout", "2",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "nobody publishes /nobody/detections after 2 s" in captured.err
+    assert "published" not in captured.out
+    _, lines = echo.stop()
+    assert not [line for line in lines if line.startswith("answered ")]
+
+
 def test_recorder_refuses_an_existing_folder_and_stops_after_duration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
