@@ -157,9 +157,9 @@ def _shrink(array: npt.NDArray[np.uint8], size: tuple[int, int], method: int) ->
     return np.asarray(cv2.resize(array, size, interpolation=method), dtype=np.uint8)
 
 
-def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
+def _jpeg_img(data: bytes, alt: str) -> str:
     text = base64.b64encode(data).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{text}">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/jpeg;base64,{text}">'
 
 
 def _fmt(value: object) -> str:
@@ -281,7 +281,7 @@ def _overlay_section(overlays: Sequence[Overlay]) -> str:
             score = "not detected" if pick.score is None else f"score {pick.score:.3f}"
             caption = f"{pick.kind}: {pick.frame}, {score}, mask IoU {pick.mask_iou:.2f}"
             parts.append(
-                f"<figure>{_img(item.jpeg, caption, 'image/jpeg')}"
+                f"<figure>{_jpeg_img(item.jpeg, caption)}"
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>"
             )
         parts.append("</div>")
