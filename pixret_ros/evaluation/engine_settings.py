@@ -78,7 +78,7 @@ def params_file_overrides(path: Path | str) -> dict[str, object]:
     fields = engine_fields()
     overrides: dict[str, object] = {}
     for section in sections:
-        for key, value in _flatten(section).items():
+        for key, value in flatten_parameters(section).items():
             name = str(key).removeprefix(ENGINE_PREFIX)
             if str(key).startswith(ENGINE_PREFIX) and name not in fields:
                 raise InputError(
@@ -90,7 +90,7 @@ def params_file_overrides(path: Path | str) -> dict[str, object]:
     return overrides
 
 
-def _flatten(section: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+def flatten_parameters(section: Mapping[str, object], prefix: str = "") -> dict[str, object]:
     """Nested parameter mappings to dotted names, as rcl reads them.
 
     `engine: {a: 1}` is the parameter `engine.a`; lists and scalars are values.
@@ -99,7 +99,7 @@ def _flatten(section: Mapping[str, object], prefix: str = "") -> dict[str, objec
     for key, value in section.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_parameters(value, f"{name}."))
         else:
             flat[name] = value
     return flat

@@ -13,26 +13,17 @@ from rclpy.parameter import Parameter
 
 from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.errors import ConfigError
+from pixret_ros.evaluation.engine_settings import flatten_parameters
 from pixret_ros.ros import params
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "pixret.yaml"
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 @pytest.fixture(scope="module")
 def yaml_values() -> dict[str, Any]:
     document = yaml.safe_load(CONFIG.read_text())
     assert list(document) == ["/**"], "the file must apply to every node name and namespace"
-    return _flatten(document["/**"]["ros__parameters"])
+    return flatten_parameters(document["/**"]["ros__parameters"])
 
 
 def test_config_file_lists_every_parameter_with_its_default(yaml_values: dict[str, Any]) -> None:
@@ -133,7 +124,7 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     realtime = CONFIG.with_name("pixret_realtime.yaml")
     document = yaml.safe_load(realtime.read_text())
     assert list(document) == ["/**"]
-    values = _flatten(document["/**"]["ros__parameters"])
+    values = flatten_parameters(document["/**"]["ros__parameters"])
     assert values, "empty profile"
     assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
     overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
