@@ -128,5 +128,5 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     assert values, "empty profile"
     assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
     overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
-    config = dataclasses.replace(EngineConfig(), **overrides)  # validated by __post_init__
+    config = dataclasses.replace(EngineConfig(), **overrides)  # type: ignore[arg-type]  # validated by __post_init__
     assert config.working_size < EngineConfig().working_size  # it is the faster profile
