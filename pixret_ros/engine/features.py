@@ -8,6 +8,7 @@ segmenter uses for region appearance, so a frame costs a single pass (MODELS.md:
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -201,12 +202,15 @@ def _subpixel(cell: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
 
 @functools.cache
 def _single_threaded_blas() -> None:
-    """Run numpy's (and every other loaded) BLAS on one thread, process-wide, once.
+    """Run numpy's (and every other) BLAS on one thread, process-wide, once.
 
     Why: the engine's matrix products are small (matching, segmentation), and a BLAS thread
     pool that spins after each of them starves torch's threads in the next XFeat forward:
     the forward took 58-111 ms instead of 33 ms in a 50-instance profile on 2 cores.
+    threadpoolctl limits the libraries loaded now; OPENBLAS_NUM_THREADS (unless the user set
+    it) those loaded later, such as scipy's own OpenBLAS on its first import.
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     threadpool_limits(limits=1, user_api="blas")
 
 

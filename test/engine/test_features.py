@@ -56,3 +56,13 @@ def test_bad_images_raise_frame_error(
 ) -> None:
     with pytest.raises(FrameError, match=match):
         extractor.extract(image)  # type: ignore[arg-type]
+
+
+def test_blas_runs_on_one_thread_once_an_extractor_exists(extractor: FeatureExtractor) -> None:
+    """numpy's BLAS pool spinning beside torch's slowed XFeat 2-3x (features.py)."""
+    from threadpoolctl import threadpool_info
+
+    del extractor
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "no BLAS library loaded"
+    assert {pool["num_threads"] for pool in blas} == {1}
