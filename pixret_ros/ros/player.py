@@ -8,6 +8,10 @@ Two pacings:
   `~/detections` answer every frame), or `--answer-timeout` passes (counted as unanswered).
   So a slow node sees every frame and offline and live numbers can be compared.
 
+Play starts once every topic has a subscriber (and, in lockstep, the answer topic a
+publisher), then `--delay` seconds more, as `ros2 bag play --delay`: the far side of each match
+may still be discovering the player, and frames sent before it has are lost.
+
 Messages are published as the bag's CDR bytes, unchanged: header stamps (the frame names of
 DESIGN section 5) and everything else arrive exactly as recorded.
 """
@@ -42,11 +46,14 @@ if TYPE_CHECKING:
 
     from rclpy.node import Node
     from rclpy.publisher import Publisher
+    from rclpy.subscription import Subscription
     from rosbags.interfaces import Connection
     from std_msgs.msg import Header
 
 ANSWER_TYPE = "pixret_ros/msg/InstanceDetectionArray"
-LOCKSTEP_SETTLE_S = 0.5  # after the answer reader matched, before the first frame
+# A publisher sees its subscriber matched before the subscriber has matched it back (DDS
+# discovery is two one-way announcements); what is sent in between is dropped on the far side.
+DEFAULT_DELAY_S = 1.0
 
 
 class _Stamped(Protocol):
@@ -249,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait-timeout", type=float, default=30.0, help="seconds to wait for them (default 30)"
     )
     parser.add_argument(
+        "--delay",
+        type=float,
+        default=DEFAULT_DELAY_S,
+        help=(
+            "seconds to wait after the subscribers matched, before the first message "
+            f"(default {DEFAULT_DELAY_S:g}): the subscriber may not have discovered the "
+            "player yet, and what it is sent until then is lost"
+        ),
+    )
+    parser.add_argument(
         "--best-effort", action="store_true", help="publish best effort (default: reliable)"
     )
     return parser
@@ -265,11 +282,41 @@ def _report(stats: PlayStats, targets: Sequence[str], lockstep: str | None) -> s
     return f"{line}; at most {stats.max_late_s * 1000:.0f} ms late"
 
 
+def _invalid(args: argparse.Namespace) -> str | None:
+    """What is wrong with the pacing options, or None."""
+    if args.rate <= 0:
+        return f"--rate must be > 0, got {args.rate}"
+    if args.delay < 0:
+        return f"--delay must be >= 0, got {args.delay}"
+    return None
+
+
+def _wait_to_start(
+    player: Player, answer_sub: Subscription | None, args: argparse.Namespace
+) -> None:
+    """Block until the far side can hear the player (and, in lockstep, answer it)."""
+    if args.wait_subscribers <= 0:
+        return
+    player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout)
+    if answer_sub is not None:
+        # An answer published before its writer matched our reader is lost, and the frame
+        # then counts as unanswered: wait for that match too.
+        wait_until_matched(
+            answer_sub.get_publisher_count,
+            1,
+            time.monotonic() + args.wait_timeout,
+            f"nobody publishes {args.lockstep} after {args.wait_timeout:g} s: "
+            "is the node running and is that its detections topic?",
+        )
+    time.sleep(args.delay)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the player; exit 0 when the bag was played, 1 on an error, 130 on Ctrl-C."""
     args, ros = parse_tool_args(build_parser(), argv)
-    if args.rate <= 0:
-        print(f"pixret-play: --rate must be > 0, got {args.rate}", file=sys.stderr)
+    problem = _invalid(args)
+    if problem is not None:
+        print(f"pixret-play: {problem}", file=sys.stderr)
         return 1
     node, executor = start_node("pixret-play", "pixret_player", ros)
     spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
@@ -281,26 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             remaps=parse_remaps(args.remap),
             reliable=not args.best_effort,
         )
-        answers = None
+        answers = answer_sub = None
         if args.lockstep is not None:
             answers = _Answers()
             answer_sub = node.create_subscription(
                 message_class(ANSWER_TYPE), args.lockstep, answers.add, 100
             )
         spinner.start()
-        player.wait_for_subscribers(args.wait_subscribers, args.wait_timeout)
-        if args.lockstep is not None and args.wait_subscribers > 0:
-            # An answer published before its writer matched our reader is lost, and the
-            # frame then counts as unanswered: wait for the match, then a moment for the
-            # other side of it (DDS discovery is two one-way announcements).
-            wait_until_matched(
-                answer_sub.get_publisher_count,
-                1,
-                time.monotonic() + args.wait_timeout,
-                f"nobody publishes {args.lockstep} after {args.wait_timeout:g} s: "
-                "is the node running and is that its detections topic?",
-            )
-            time.sleep(LOCKSTEP_SETTLE_S)
+        _wait_to_start(player, answer_sub, args)
         stats = player.play(rate=args.rate, answers=answers, answer_timeout=args.answer_timeout)
         print(_report(stats, player.targets, args.lockstep), flush=True)
         if not rclpy.ok(context=node.context):  # SIGINT reached rclpy's handler first

@@ -1,7 +1,7 @@
 """Fixtures that start pixret_node (separate process, real DDS) and the test's ROS peer.
 
 For other test folders: `shared_node` (one node for the session, 'astronaut' and 'camera'
-registered, on /image), `start_node(gallery=None, namespace=None, wait=True, **params)`
+registered, on /shared/image), `start_node(gallery=None, namespace=None, wait=True, **params)`
 (nodes of one test, each in its own namespace unless given, so they never hear the shared
 node's frames; stopped by SIGINT and checked for exit status 0), `ros_peer` (publish frames, listen,
 call services), `scene` (photo frames with exact true masks). Helpers live in node_harness.py.
@@ -69,7 +69,9 @@ def shared_node(
     session, which must give exit status 0.
     """
     folder = tmp_path_factory.mktemp("shared_node")
-    node = launch_node(folder / "gallery", folder / "node.log")
+    # Its own namespace: a node in the root would answer whatever another test (or the demo's
+    # live path, in the same ROS domain) sends to /image, and take its service names.
+    node = launch_node(folder / "gallery", folder / "node.log", namespace="/shared")
     try:
         ros_peer.wait_ready(node)
         for name in ("astronaut", "camera"):

@@ -252,11 +252,11 @@ class RosPeer:
     def stamp_now(self) -> Any:
         return self.node.get_clock().now().to_msg()
 
-    def publish_frame(self, frame: np.ndarray, topic: str = "/image") -> tuple[int, int]:
+    def publish_frame(self, frame: np.ndarray, topic: str) -> tuple[int, int]:
         """Publish an rgb8 frame stamped now; returns its (sec, nanosec) stamp."""
         return self.publish_msg(to_image_msg(frame, "rgb8"), topic)
 
-    def publish_msg(self, msg: Any, topic: str = "/image") -> tuple[int, int]:
+    def publish_msg(self, msg: Any, topic: str) -> tuple[int, int]:
         """Stamp a prepared Image or CompressedImage now and publish it; returns the stamp."""
         msg.header.stamp = self.stamp_now()
         msg.header.frame_id = "test_camera"

@@ -35,15 +35,17 @@ CAT_POSE = (470.0, 250.0, 0.8, 5.0)
 
 def _stream_until(
     peer: RosPeer,
+    topic: str,
     frame: np.ndarray,
     condition: Any,
     timeout: float,
+    *,
     rate_hz: float = 10.0,
 ) -> bool:
-    """Publish `frame` at `rate_hz` until `condition()` holds or `timeout` passes."""
+    """Publish `frame` on `topic` at `rate_hz` until `condition()` holds or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        peer.publish_frame(frame)
+        peer.publish_frame(frame, topic)
         if condition():
             return True
         time.sleep(1.0 / rate_hz)
@@ -67,7 +69,7 @@ def test_finds_segments_and_labels_registered_instances(
 
     deadline = time.monotonic() + 30.0
     while not answered() and time.monotonic() < deadline:
-        stamps.append(ros_peer.publish_frame(frame))
+        stamps.append(ros_peer.publish_frame(frame, shared_node.image_topic))
         time.sleep(0.2)
     assert answered(), f"no detections+mask for any of {len(stamps)} frames"
     stamp = next(s for s in stamps if s in received.masks and received.for_stamp(s) is not None)
@@ -95,12 +97,12 @@ def test_frame_without_registered_objects_gives_no_detections(
 ) -> None:
     received = ros_peer.listen(shared_node.name)
     frame, _ = scene.frame({"cat": CAT_POSE})  # cat is not registered in the shared node
-    stamps = [ros_peer.publish_frame(frame)]
+    stamps = [ros_peer.publish_frame(frame, shared_node.image_topic)]
     deadline = time.monotonic() + 60.0
     while sum(received.for_stamp(s) is not None for s in stamps) < 3:
         assert time.monotonic() < deadline, "fewer than 3 frames answered in 60 s"
         time.sleep(0.3)
-        stamps.append(ros_peer.publish_frame(frame))
+        stamps.append(ros_peer.publish_frame(frame, shared_node.image_topic))
     answers = [m for s in stamps if (m := received.for_stamp(s)) is not None]
     assert len(answers) >= 3
     assert all(not m.detections for m in answers), [
@@ -118,7 +120,9 @@ def test_register_and_remove_while_streaming(
         return [{d.name for d in m.detections} for m in _detections_after(received, start)]
 
     start = time.monotonic()
-    assert _stream_until(ros_peer, frame, lambda: len(names_since(start)) >= 3, 20.0)
+    assert _stream_until(
+        ros_peer, shared_node.image_topic, frame, lambda: len(names_since(start)) >= 3, 20.0
+    )
     assert all("cat" not in names for names in names_since(start))
 
     answer = ros_peer.register(shared_node.name, "cat", [scene.views["cat"]])
@@ -127,14 +131,20 @@ def test_register_and_remove_while_streaming(
     assert "cat" in answer.message
     registered = time.monotonic()
     assert _stream_until(
-        ros_peer, frame, lambda: any("cat" in n for n in names_since(registered)), 20.0
+        ros_peer,
+        shared_node.image_topic,
+        frame,
+        lambda: any("cat" in n for n in names_since(registered)),
+        20.0,
     ), "the registered instance never showed up in the detections"
     assert ros_peer.list(shared_node.name)["cat"] == 1
 
     answer = ros_peer.remove(shared_node.name, "cat")
     assert answer.success, answer.message
     removed = time.monotonic()
-    assert _stream_until(ros_peer, frame, lambda: len(names_since(removed)) >= 3, 20.0)
+    assert _stream_until(
+        ros_peer, shared_node.image_topic, frame, lambda: len(names_since(removed)) >= 3, 20.0
+    )
     assert all("cat" not in names for names in names_since(removed)[1:])
     assert "astronaut" in names_since(removed)[-1]
     assert "cat" not in ros_peer.list(shared_node.name)
@@ -236,7 +246,11 @@ def test_parameters_live_and_fixed(
     try:
         start = time.monotonic()
         assert _stream_until(
-            ros_peer, frame, lambda: len(_detections_after(received, start)) >= 4, 20.0
+            ros_peer,
+            shared_node.image_topic,
+            frame,
+            lambda: len(_detections_after(received, start)) >= 4,
+            20.0,
         )
         counts = [len(m.detections) for m in _detections_after(received, start)[1:]]
         assert counts, "no detections after the change"
@@ -253,7 +267,7 @@ def test_debug_image_when_enabled_and_subscribed(
     frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
     assert _set(ros_peer, shared_node, "publish_debug_image", value=True).successful
     try:
-        assert _stream_until(ros_peer, frame, lambda: bool(images), 20.0)
+        assert _stream_until(ros_peer, shared_node.image_topic, frame, lambda: bool(images), 20.0)
     finally:
         assert _set(ros_peer, shared_node, "publish_debug_image", value=False).successful
     debug = images[-1]
@@ -284,7 +298,7 @@ def test_diagnostics_report_rates_latency_and_memory(
             float({kv.key: kv.value for kv in s.values}["processed_rate_hz"]) > 0 for s in statuses
         )
 
-    assert _stream_until(ros_peer, frame, busy, 20.0)
+    assert _stream_until(ros_peer, shared_node.image_topic, frame, busy, 20.0)
     values = {kv.key: kv.value for kv in statuses[-1].values}
     for key in (
         "input_rate_hz",
@@ -321,7 +335,7 @@ def test_bad_frames_are_refused_counted_and_survived(
     for msg, reason in ((bayer, "'bayer_rggb8'"), (short, "data holds 1000 bytes")):
 
         def logged(msg: Image = msg, reason: str = reason) -> bool:
-            ros_peer.publish_msg(msg)
+            ros_peer.publish_msg(msg, shared_node.image_topic)
             new_lines = shared_node.log_text()[log_start:].splitlines()
             return any("frame refused" in line and reason in line for line in new_lines)
 
@@ -333,7 +347,9 @@ def test_bad_frames_are_refused_counted_and_survived(
     assert "refused" in statuses[-1].message
     received = ros_peer.listen(shared_node.name)  # still serving good frames
     frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
-    assert _stream_until(ros_peer, frame, lambda: bool(received.detections), 30.0)
+    assert _stream_until(
+        ros_peer, shared_node.image_topic, frame, lambda: bool(received.detections), 30.0
+    )
     assert shared_node.alive()
 
 

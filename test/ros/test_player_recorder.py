@@ -39,8 +39,12 @@ pytestmark = pytest.mark.dds
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 BAG_TOPIC = "/camera/image_raw"
-DETECTIONS = "/echo_node/detections"
-MASK = "/echo_node/mask"
+# The peer's own namespace: in the root it would share /image with the session's pixret_node,
+# and the player could start on that node's subscription before the peer's had matched.
+NAMESPACE = "/player_test"
+IMAGE = f"{NAMESPACE}/image"
+DETECTIONS = f"{NAMESPACE}/echo_node/detections"
+MASK = f"{NAMESPACE}/echo_node/mask"
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 66_666_667  # 15 Hz
 
@@ -120,7 +124,9 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def echo() -> Iterator[Process]:
-    process = Process([sys.executable, str(PEERS / "echo_node.py")])
+    process = Process(
+        [sys.executable, str(PEERS / "echo_node.py"), "--ros-args", "-r", f"__ns:={NAMESPACE}"]
+    )
     process.wait_line("echo ready", timeout=30)
     yield process
     process.kill()
@@ -135,15 +141,15 @@ def test_lockstep_play_and_record_every_answer_byte_exact(
         recording.wait_line("pixret-record: ready", timeout=30)
         played = subprocess.run(
             _module(
-                "pixret_ros.ros.player", str(bag), "--remap", f"{BAG_TOPIC}:=/image",
+                "pixret_ros.ros.player", str(bag), "--remap", f"{BAG_TOPIC}:={IMAGE}",
                 "--lockstep", DETECTIONS, "--answer-timeout", "10",
             ),
             env=os.environ.copy(), capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert played.returncode == 0, played.stderr
         assert "deprecated" not in played.stderr  # --remap is the player's, not rcl's
-        assert "published 8 messages on /image" in played.stdout
-        assert "8 answered on /echo_node/detections, 0 not in time" in played.stdout
+        assert f"published 8 messages on {IMAGE}" in played.stdout
+        assert f"8 answered on {DETECTIONS}, 0 not in time" in played.stdout
         time.sleep(0.5)  # the last answer is on its way to the recorder too
         status, lines = recording.stop()
     finally:
@@ -182,7 +188,7 @@ def test_real_time_play_keeps_the_bag_timing_and_stamps(bag: Path, echo: Process
     started = time.monotonic()
     played = subprocess.run(
         _module(
-            "pixret_ros.ros.player", str(bag), "--remap", f"{BAG_TOPIC}:=/image", "--rate", "0.5"
+            "pixret_ros.ros.player", str(bag), "--remap", f"{BAG_TOPIC}:={IMAGE}", "--rate", "0.5"
         ),
         env=os.environ.copy(), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -195,7 +201,8 @@ def test_real_time_play_keeps_the_bag_timing_and_stamps(bag: Path, echo: Process
     stamps = [int(line.split()[1]) for line in lines if line.startswith("answered ")]
     assert stamps == sorted(stamps)
     assert set(stamps) <= {START_NS + i * PERIOD_NS for i in range(8)}
-    assert len(stamps) >= 6, lines  # best-effort delivery: nearly all on shared memory
+    # Both sides reliable, and play began --delay (default 1 s) after the match: every frame.
+    assert len(stamps) == 8, lines
 
 
 def test_player_errors_name_the_bag_topic_and_fix(
@@ -217,6 +224,9 @@ def test_player_errors_name_the_bag_topic_and_fix(
     status, err = play(str(bag), "--remap", "/camera/image_raw=/image")
     assert status == 1
     assert "write it as FROM:=TO" in err
+    status, err = play(str(bag), "--delay", "-1")
+    assert status == 1
+    assert "--delay must be >= 0, got -1.0" in err
 
 
 def test_lockstep_waits_for_the_answer_topic_and_names_it_when_nobody_publishes(
@@ -226,7 +236,7 @@ def test_lockstep_waits_for_the_answer_topic_and_names_it_when_nobody_publishes(
     player must not play frames whose answers could only be lost."""
     status = player.main(
         [
-            str(bag), "--remap", f"{BAG_TOPIC}:=/image", "--lockstep", "/nobody/detections",
+            str(bag), "--remap", f"{BAG_TOPIC}:={IMAGE}", "--lockstep", "/nobody/detections",
             "--wait-timeout", "2",
         ]
     )  # fmt: skip
