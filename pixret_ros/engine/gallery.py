@@ -229,6 +229,19 @@ class Gallery:
             digest.update(f"{name}:{key[0]}:{key[1]};".encode())
         return digest.hexdigest()
 
+    def views_token(self, name: str) -> str:
+        """Identity of the view files of `name` (stat only); GalleryError if unknown.
+
+        Equal tokens mean the same views, so whatever was computed from them can be kept:
+        the engine reloads only the instances whose token changed, not the whole gallery.
+        """
+        check_name(name)
+        folder = self._root / name
+        with self._lock(exclusive=False):
+            if not folder.is_dir():
+                raise self._unknown(name)
+            return fingerprint(folder)
+
     def refresh(self) -> bool:
         """Rescan the folder (only changed instance folders are looked into); True if changed."""
         with self._lock(exclusive=False):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 import cv2
@@ -69,6 +69,9 @@ class GalleryLike(Protocol):
     def signature(self) -> str:
         """Changes whenever the gallery on disk changes."""
 
+    def views_token(self, name: str) -> str:
+        """Changes whenever the views of `name` change."""
+
     def read_cache(self, name: str, key: str) -> dict[str, npt.NDArray[np.generic]] | None:
         """Arrays stored with `write_cache`, or None."""
 
@@ -110,6 +113,13 @@ class InstanceEntry:
     views: list[ViewTemplate]
     score: ScoreModel
     appearance: list[AppearanceModel]
+
+
+def _numbered(entry: InstanceEntry, number: int) -> InstanceEntry:
+    """`entry` as the gallery's instance `number` (its position changes when others come or go)."""
+    if all(view.instance == number for view in entry.views):
+        return entry
+    return replace(entry, views=[replace(view, instance=number) for view in entry.views])
 
 
 def view_features(
@@ -183,6 +193,7 @@ class PixelRetriever:
         self._slot_of: dict[int, int] = {}
         self._instance_of_view = np.zeros(0, dtype=np.int64)
         self._signature: str | None = None
+        self._tokens: dict[str, str] = {}  # views_token of each loaded instance
         self._stream = StreamState(self.config)
         self.sync()
 
@@ -192,10 +203,19 @@ class PixelRetriever:
         signature = self.gallery.signature()
         if signature == self._signature:
             return False
+        # Only instances whose views changed are loaded again: at 1000 instances, decoding
+        # every view and reading every cache made each registration cost seconds.
         known = {entry.name: entry for entry in self._instances}
         entries: list[InstanceEntry] = []
+        tokens: dict[str, str] = {}
         for name in self.gallery.names():
-            entries.append(self._load_instance(name, len(entries), known.get(name)))
+            tokens[name] = self.gallery.views_token(name)  # before the load: never too new
+            old = known.get(name)
+            if old is not None and self._tokens.get(name) == tokens[name]:
+                entries.append(_numbered(old, len(entries)))
+            else:
+                entries.append(self._load_instance(name, len(entries)))
+        self._tokens = tokens
         self._instances = entries
         self._templates = [view for entry in entries for view in entry.views]
         self._build_index()
@@ -203,9 +223,8 @@ class PixelRetriever:
         self._stream.reset()
         return True
 
-    def _load_instance(self, name: str, number: int, old: InstanceEntry | None) -> InstanceEntry:
+    def _load_instance(self, name: str, number: int) -> InstanceEntry:
         """Features of every view of `name`, from the gallery cache when it is current."""
-        del old  # the cache in the gallery is the source of truth (it changes with the views)
         key = self.config.feature_key()
         views = list(self.gallery.views(name))
         cached = self.gallery.read_cache(name, key)

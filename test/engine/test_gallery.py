@@ -563,6 +563,23 @@ def test_signature_sees_folders_made_by_hand(root: Path) -> None:
     assert gallery.names() == ["copy", "cup"]
 
 
+def test_views_token_changes_with_the_views_of_that_instance_only(root: Path) -> None:
+    gallery = Gallery(root)
+    gallery.add("cup", [photo("coffee")])
+    gallery.add("can", [photo("rocket")])
+    cup, can = gallery.views_token("cup"), gallery.views_token("can")
+    gallery.write_cache("cup", "k", {"x": np.ones(1)})  # caches are not views
+    assert gallery.views_token("cup") == cup
+    Gallery(root).add("cup", [photo("rocket")])  # another object adds a view
+    assert gallery.views_token("cup") != cup
+    assert gallery.views_token("can") == can
+    gallery.remove("can")
+    with pytest.raises(GalleryError, match="can"):
+        gallery.views_token("can")
+    with pytest.raises(GalleryError, match="name"):
+        gallery.views_token("../cup")
+
+
 # -- concurrency ---------------------------------------------------------------------------------
 
 

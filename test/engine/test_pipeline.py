@@ -26,6 +26,7 @@ from pixret_ros.engine import (
     PixelRetriever,
     label_image,
 )
+from pixret_ros.engine.gallery import View
 from pixret_ros.engine.pipeline import ViewTemplate, split_scales
 
 
@@ -97,6 +98,47 @@ def test_sync_picks_up_a_registration(tmp_path: Path) -> None:
     again = PixelRetriever(Gallery(tmp_path / "g"), EngineConfig())
     assert again.last_registration_ms == {}
     assert [d.name for d in again.process(shot.frame) if d.accepted] == ["coffee_cup"]
+
+
+class _ViewReadsCounted(Gallery):
+    """A Gallery that records which instances' views were decoded."""
+
+    def __init__(self, path: Path) -> None:
+        self.decoded: list[str] = []
+        super().__init__(path)
+
+    def views(self, name: str) -> list[View]:
+        self.decoded.append(name)
+        return super().views(name)
+
+
+def test_sync_loads_only_changed_instances_and_keeps_names_right(tmp_path: Path) -> None:
+    """At 1000 instances, reloading all of them made every registration cost seconds."""
+    make_gallery(tmp_path / "g", ["coffee_cup", "rocket_pad"])
+    gallery = _ViewReadsCounted(tmp_path / "g")
+    retriever = PixelRetriever(gallery, EngineConfig())
+    assert sorted(gallery.decoded) == ["coffee_cup", "rocket_pad"]
+    gallery.decoded.clear()
+    view, mask = object_view("cat_face")
+    gallery.add("cat_face", [view], [mask])  # sorts first: the others move up one place
+    assert retriever.sync()
+    assert gallery.decoded == ["cat_face"]
+    assert retriever.names == ["cat_face", "coffee_cup", "rocket_pad"]
+    poses = {"cat_face": similarity(1.0, 5.0, 40, 40), "rocket_pad": similarity(1.0, 0.0, 330, 250)}
+    shot = scene(poses, bg="camera")
+    found = {d.name: d for d in retriever.process(shot.frame) if d.accepted}
+    assert set(found) == set(poses)
+    for name, det in found.items():
+        assert iou(det.mask, shot.truths[name]) > 0.85, name
+    gallery.decoded.clear()
+    gallery.remove("cat_face")
+    gallery.add("coffee_cup", [view], [mask])  # a second view, the cat's: read again
+    assert retriever.sync()
+    assert gallery.decoded == ["coffee_cup"]
+    found = {d.name: d for d in retriever.process(shot.frame) if d.accepted}
+    assert set(found) == {"coffee_cup", "rocket_pad"}
+    assert found["coffee_cup"].view_index == 1
+    assert iou(found["coffee_cup"].mask, shot.truths["cat_face"]) > 0.85
 
 
 def test_input_frame_size_is_kept() -> None:
