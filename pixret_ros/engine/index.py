@@ -17,6 +17,8 @@ import numpy.typing as npt
 import torch
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pixret_ros.engine.config import EngineConfig
 
 Float32 = npt.NDArray[np.float32]
@@ -24,49 +26,100 @@ Int64 = npt.NDArray[np.int64]
 
 _NEIGHBOURS = 8
 _TRAIN_PER_LIST = 40
+_RETRAIN_FACTOR = 4  # train again once the indexed count is 4x or 1/4 of the trained count
+
+
+def _stacked(parts: Sequence[npt.NDArray[np.floating]]) -> Float32:
+    """Parts as one contiguous float32 (n, 64) array (faiss and torch take nothing else)."""
+    if not parts:
+        return np.zeros((0, 64), np.float32)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
 class DescriptorIndex:
-    """Nearest-neighbour search over all view descriptors, each owned by one view slot."""
+    """Nearest-neighbour search over all view descriptors, each part owned by one view slot.
 
-    def __init__(
-        self,
-        descriptors: Float32,
-        view_of_row: Int64,
-        instance_of_view: Int64,
-        config: EngineConfig,
-    ) -> None:
-        """Index `descriptors` (N, 64); row i belongs to view slot `view_of_row[i]`.
+    `update` is called with the whole gallery after every change. The inverted-file index is
+    kept between calls: parts whose key is new are added and parts whose key is gone removed,
+    and the quantizer is trained again only when the indexed count has grown or shrunk
+    `_RETRAIN_FACTOR`-fold since it was trained. Rebuilding and training it at every
+    registration cost seconds at 1000 instances.
+    """
 
-        `instance_of_view[v]` is the instance number of view slot v.
-        """
+    def __init__(self, config: EngineConfig) -> None:
         self._config = config
-        self._view_of_row = view_of_row
-        self._instance_of_view = instance_of_view
-        self.num_instances = int(instance_of_view.max()) + 1 if instance_of_view.size else 0
+        self.num_instances = 0
+        self.trainings = 0  # how often the quantizer was trained (incremental updates: rarely)
+        self._instance_of_view = np.zeros(0, np.int64)
+        self._exact: torch.Tensor | None = None
+        self._view_of_row = np.zeros(0, np.int64)
+        self._index: faiss.IndexIVF | None = None
+        self._trained_count = 0
+        self._held: set[int] = set()
+        self._keys_sorted = np.zeros(0, np.int64)
+        self._slot_of_sorted = np.zeros(0, np.int64)
         # One thread: a search of a few hundred queries is short, and a second OpenMP pool
         # spinning beside torch's slowed the XFeat forward that follows by up to 2x (profile).
         faiss.omp_set_num_threads(1)
-        dim = descriptors.shape[1] if descriptors.ndim == 2 else 64
-        count = descriptors.shape[0]
-        self._exact: torch.Tensor | None = None
-        self._index: faiss.Index | None = None
-        if count <= config.index_exact_limit:
+
+    def update(
+        self, parts: Sequence[tuple[int, npt.NDArray[np.floating]]], instance_of_view: Int64
+    ) -> None:
+        """Index exactly `parts`: (key, descriptors (n, 64)) of view slot i at position i.
+
+        A key names the same descriptors for as long as it is used (the caller gives changed
+        views a new key). `instance_of_view[i]` is the instance number of view slot i.
+        """
+        self._instance_of_view = np.asarray(instance_of_view, np.int64)
+        self.num_instances = int(self._instance_of_view.max()) + 1 if len(parts) else 0
+        keys = np.array([key for key, _ in parts], dtype=np.int64)
+        if len(np.unique(keys)) != len(keys):
+            raise ValueError("DescriptorIndex.update: every part needs its own key")
+        order = np.argsort(keys, kind="stable")
+        self._keys_sorted, self._slot_of_sorted = keys[order], order.astype(np.int64)
+        counts = np.array([len(d) for _, d in parts], dtype=np.int64)
+        total = int(counts.sum())
+        if total <= self._config.index_exact_limit:
             # Exact search as one matrix product on torch's threads (those XFeat already
             # uses): 512 queries x 15k rows took 63 ms in faiss on one thread, 2-3x less here.
-            self._exact = torch.from_numpy(np.ascontiguousarray(descriptors, dtype=np.float32))
-        else:
-            lists = int(min(2 * np.sqrt(count), count // _TRAIN_PER_LIST))
-            quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFScalarQuantizer(
-                quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            self._index, self._held = None, set()
+            self._exact = torch.from_numpy(_stacked([d for _, d in parts]))
+            self._view_of_row = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+            return
+        self._exact = None
+        factor = _RETRAIN_FACTOR
+        if (
+            self._index is None
+            or not self._trained_count / factor <= total <= self._trained_count * factor
+        ):
+            self._index = self._trained(_stacked([d for _, d in parts]))
+            self._held = set()
+        gone = self._held - set(keys.tolist())
+        if gone:
+            ids = np.array(sorted(gone), dtype=np.int64)
+            self._index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+        new = [i for i, key in enumerate(keys.tolist()) if key not in self._held]
+        if new:
+            self._index.add_with_ids(
+                _stacked([parts[i][1] for i in new]), np.repeat(keys[new], counts[new])
             )
-            rng = np.random.default_rng(0)
-            sample = descriptors[rng.choice(count, size=lists * _TRAIN_PER_LIST, replace=False)]
-            ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
-            ivf.nprobe = config.index_nprobe
-            ivf.add(np.ascontiguousarray(descriptors, dtype=np.float32))
-            self._index = ivf
+        self._held = set(keys.tolist())
+
+    def _trained(self, descriptors: Float32) -> faiss.IndexIVF:
+        """An empty inverted-file index whose quantizer was trained on `descriptors`."""
+        count = descriptors.shape[0]
+        lists = int(min(2 * np.sqrt(count), count // _TRAIN_PER_LIST))
+        quantizer = faiss.IndexFlatIP(descriptors.shape[1])
+        ivf = faiss.IndexIVFScalarQuantizer(
+            quantizer, descriptors.shape[1], lists, faiss.ScalarQuantizer.QT_8bit,
+            faiss.METRIC_INNER_PRODUCT,
+        )  # fmt: skip
+        rng = np.random.default_rng(0)
+        ivf.train(descriptors[rng.choice(count, size=lists * _TRAIN_PER_LIST, replace=False)])
+        ivf.nprobe = self._config.index_nprobe
+        self._trained_count = count
+        self.trainings += 1
+        return ivf
 
     @property
     def size(self) -> int:
@@ -76,14 +129,17 @@ class DescriptorIndex:
         return int(self._index.ntotal) if self._index is not None else 0
 
     def _search(self, query: Float32, k: int) -> tuple[Float32, Int64]:
-        """Cosine similarities and rows of the `k` nearest descriptors of each query row."""
+        """Cosine similarities and view slots (-1: none) of the `k` nearest descriptors."""
         if self._exact is not None:
             with torch.inference_mode():
                 top = torch.topk(torch.from_numpy(query) @ self._exact.T, k, dim=1)
-            return top.values.numpy(), top.indices.numpy().astype(np.int64)
+            return top.values.numpy(), self._view_of_row[top.indices.numpy()]
         assert self._index is not None  # noqa: S101 (size > 0 was checked by the caller)
-        found_sims, found_rows = self._index.search(query, k)
-        return np.asarray(found_sims, np.float32), np.asarray(found_rows, np.int64)
+        found_sims, found_keys = self._index.search(query, k)
+        keys = np.asarray(found_keys, np.int64)
+        where = np.clip(np.searchsorted(self._keys_sorted, keys), 0, len(self._keys_sorted) - 1)
+        slots = np.where(keys >= 0, self._slot_of_sorted[where], -1)
+        return np.asarray(found_sims, np.float32), slots
 
     def vote(self, query: Float32) -> Int64:
         """Unique votes per view slot for the frame descriptors `query` (M, 64).
@@ -97,9 +153,8 @@ class DescriptorIndex:
         if self.size == 0 or query.shape[0] == 0:
             return votes
         k = min(_NEIGHBOURS, self.size)
-        sims, rows = self._search(np.ascontiguousarray(query, dtype=np.float32), k)
-        valid = rows >= 0
-        views = np.where(valid, self._view_of_row[np.maximum(rows, 0)], -1)
+        sims, views = self._search(np.ascontiguousarray(query, dtype=np.float32), k)
+        valid = views >= 0
         instances = np.where(valid, self._instance_of_view[np.maximum(views, 0)], -1)
         other = instances != instances[:, :1]
         has_other = other.any(axis=1)

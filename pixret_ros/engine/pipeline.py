@@ -189,11 +189,13 @@ class PixelRetriever:
         self.last_registration_ms: dict[str, float] = {}
         self._instances: list[InstanceEntry] = []
         self._templates: list[ViewTemplate] = []
-        self._index: DescriptorIndex | None = None
+        self._index = DescriptorIndex(self.config)
         self._slot_of: dict[int, int] = {}
         self._instance_of_view = np.zeros(0, dtype=np.int64)
         self._signature: str | None = None
         self._tokens: dict[str, str] = {}  # views_token of each loaded instance
+        self._keys: dict[str, list[int]] = {}  # index key of each of its templates
+        self._next_key = 0
         self._stream = StreamState(self.config)
         self.sync()
 
@@ -208,14 +210,19 @@ class PixelRetriever:
         known = {entry.name: entry for entry in self._instances}
         entries: list[InstanceEntry] = []
         tokens: dict[str, str] = {}
+        keys: dict[str, list[int]] = {}
         for name in self.gallery.names():
             tokens[name] = self.gallery.views_token(name)  # before the load: never too new
             old = known.get(name)
             if old is not None and self._tokens.get(name) == tokens[name]:
                 entries.append(_numbered(old, len(entries)))
+                keys[name] = self._keys[name]
             else:
                 entries.append(self._load_instance(name, len(entries)))
-        self._tokens = tokens
+                count = len(entries[-1].views)
+                keys[name] = list(range(self._next_key, self._next_key + count))
+                self._next_key += count
+        self._tokens, self._keys = tokens, keys
         self._instances = entries
         self._templates = [view for entry in entries for view in entry.views]
         self._build_index()
@@ -284,19 +291,14 @@ class PixelRetriever:
     def _build_index(self) -> None:
         self._slot_of = {id(t): i for i, t in enumerate(self._templates)}
         self._instance_of_view = np.array([t.instance for t in self._templates], dtype=np.int64)
-        if not self._templates:
-            self._index = None
-            return
         # Only each view's strongest keypoints per scale go into the index: they rank the
         # instances; localization then matches all of the candidate's keypoints.
-        chosen = [t.ranks < self.config.index_keypoints for t in self._templates]
-        descriptors = np.concatenate(
-            [t.descriptors[c] for t, c in zip(self._templates, chosen, strict=True)]
-        )
-        view_of_row = np.concatenate(
-            [np.full(int(c.sum()), i, dtype=np.int64) for i, c in enumerate(chosen)]
-        )
-        self._index = DescriptorIndex(descriptors, view_of_row, self._instance_of_view, self.config)
+        parts = [
+            (key, template.descriptors[template.ranks < self.config.index_keypoints])
+            for entry in self._instances
+            for template, key in zip(entry.views, self._keys[entry.name], strict=True)
+        ]
+        self._index.update(parts, self._instance_of_view)
 
     @property
     def names(self) -> list[str]:
@@ -480,7 +482,7 @@ class PixelRetriever:
 
     def _candidates(self, feats: Features) -> tuple[list[int], list[ViewTemplate]]:
         """Instances by votes (those with enough) and the views to verify: their best-voted."""
-        if self._index is None:
+        if self._index.size == 0:
             return [], []
         view_votes = self._index.vote(feats.descriptors[: self.config.query_keypoints])
         instance_of_view = self._instance_of_view
