@@ -36,7 +36,6 @@ from pixret_ros.evaluation.metrics import (
     mask_iou,
     ranking,
 )
-from pixret_ros.evaluation.prefetch import prefetched
 from pixret_ros.evaluation.records import DetectionRecord
 
 if TYPE_CHECKING:
@@ -340,9 +339,7 @@ def _run_engine(
     engine: Engine, source: Source, names: Sequence[str], judge: _Judge, timer: _Timer, *, bar: bool
 ) -> None:
     """Pass every input frame through the engine in order, timing only `process()`."""
-    frames = tqdm(
-        prefetched(source.frames()), total=len(names), unit="frame", disable=not bar, desc="frames"
-    )
+    frames = tqdm(source.frames(), total=len(names), unit="frame", disable=not bar, desc="frames")
     for frame in frames:
         start = time.perf_counter()
         detections = engine.process(frame.image)
