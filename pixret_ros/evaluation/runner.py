@@ -214,10 +214,44 @@ def _some(names: Sequence[str], limit: int = 10) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def encode_mask(mask: BoolMask) -> dict[str, object]:
-    """COCO RLE of a bool mask, `counts` as a string (JSON-ready)."""
-    rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+def encode_mask(mask: BoolMask, box: Box | None = None) -> dict[str, object]:
+    """COCO RLE of a bool mask, `counts` as a string (JSON-ready).
+
+    With `box` (which must hold every True pixel, as `Detection.box` does) only the box's
+    columns are scanned: outside them the image is background, one run on each side. Four
+    times faster on a detection's mask, and evaluator overhead is counted against the engine.
+    """
+    height, width = mask.shape
+    strip = mask if box is None else mask[:, box.x : box.x + box.width]
+    if box is None or np.count_nonzero(strip) != np.count_nonzero(mask):
+        rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
+        return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+    flat = np.ascontiguousarray(strip.T).ravel()  # the strip in column-major (COCO) order
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs: list[int] = []
+    if flat.size:
+        runs = np.diff(np.concatenate(([0], changes, [flat.size]))).tolist()
+    if not runs or flat[0]:
+        runs.insert(0, 0)  # COCO runs start with background
+    runs[0] += box.x * height
+    trailing = (width - box.x - box.width) * height
+    if len(runs) % 2:  # the last run is background
+        runs[-1] += trailing
+    elif trailing:
+        runs.append(trailing)
+    rle = coco_mask.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def _window(a: Box, b: Box) -> tuple[slice, slice]:
+    """Rows and columns of the smallest window holding both boxes (empty ones ignored)."""
+    boxes = [box for box in (a, b) if box.width and box.height]
+    if not boxes:
+        return slice(0, 0), slice(0, 0)
+    x0, y0 = min(box.x for box in boxes), min(box.y for box in boxes)
+    x1 = max(box.x + box.width for box in boxes)
+    y1 = max(box.y + box.height for box in boxes)
+    return slice(y0, y1), slice(x0, x1)
 
 
 class _PredictionWriter:
@@ -283,12 +317,14 @@ class _Judge:
                 f"says {size[1]}x{size[0]}; was the truth made on other (resized) frames?"
             )
         truths = self.gt.masks(frame)
+        boxes = {name: Box.of_mask(mask) for name, mask in truths.items()}
         empty = np.zeros(shape, dtype=bool)
         for det in detections:
-            self._add(frame, det, truths.get(det.name, empty))
+            truth = truths.get(det.name, empty)
+            self._add(frame, det, truth, boxes.get(det.name, Box(0, 0, 0, 0)))
 
-    def _add(self, frame: str, det: Detection, truth: BoolMask) -> None:
-        rle = encode_mask(det.mask)
+    def _add(self, frame: str, det: Detection, truth: BoolMask, truth_box: Box) -> None:
+        rle = encode_mask(det.mask, det.box)
         self.writer.add(
             {
                 "image_id": self.image_ids[frame],
@@ -304,13 +340,18 @@ class _Judge:
         if det.name not in self.instances:
             self.unjudged += 1
             return
+        # Both IoUs within the window of both boxes: the same value, a fraction of the pixels.
+        window = _window(det.box, truth_box)
+        pred, true = det.mask[window], truth[window]
+        if np.count_nonzero(pred) != np.count_nonzero(det.mask):  # a box that misses its mask
+            pred, true = det.mask, truth
         self.records.append(
             DetectionRecord(
                 frame,
                 det.name,
                 float(det.score),
-                mask_iou(det.mask, truth),
-                box_iou(det.mask, truth),
+                mask_iou(pred, true),
+                box_iou(pred, true),
                 bool(det.accepted),
             )
         )

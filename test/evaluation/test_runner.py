@@ -11,6 +11,7 @@ import pytest
 from pycocotools import mask as coco_mask
 from tiny_scene import ENGINE_CONFIG, NAMES, STAMPS, TOPIC, Scene, write_recording
 
+from pixret_ros.engine.types import Box
 from pixret_ros.evaluation import runner
 from pixret_ros.evaluation.bag_io import BagWriter
 from pixret_ros.evaluation.errors import BagError, InputError
@@ -209,6 +210,27 @@ def test_missing_gallery(tiny: Scene, tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"gallery folder .*nope does not exist"):
         runner.run(run)
+
+
+@pytest.mark.parametrize("case", ["random", "empty", "full", "edges", "box_too_small"])
+def test_encode_mask_within_its_box_gives_the_full_image_encoding(case: str) -> None:
+    """Scanning only the box's columns must give pycocotools' own string, run for run."""
+    rng = np.random.default_rng(len(case))
+    for _ in range(20):
+        mask = np.zeros((48, 64), bool)
+        if case == "full":
+            mask[:] = True
+        elif case == "edges":
+            mask[:, 0] = mask[:, -1] = mask[0, :] = mask[-1, :] = True
+        elif case != "empty":
+            x0, y0 = rng.integers(0, 60), rng.integers(0, 44)
+            mask[y0 : y0 + rng.integers(1, 30), x0 : x0 + rng.integers(1, 30)] = True
+            mask &= rng.random(mask.shape) < rng.uniform(0.3, 1.0)  # holes, ragged edges
+        box = Box.of_mask(mask)
+        if case == "box_too_small" and box.width > 1:
+            box = Box(box.x + 1, box.y, box.width - 1, box.height)  # misses a column: fall back
+        expected = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"].decode()
+        assert runner.encode_mask(mask, box) == {"size": [48, 64], "counts": expected}
 
 
 def test_encode_mask_round_trip() -> None:
