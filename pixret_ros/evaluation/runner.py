@@ -222,8 +222,9 @@ def encode_mask(mask: BoolMask, box: Box | None = None) -> dict[str, object]:
     times faster on a detection's mask, and evaluator overhead is counted against the engine.
     """
     height, width = mask.shape
-    strip = mask if box is None else mask[:, box.x : box.x + box.width]
-    if box is None or np.count_nonzero(strip) != np.count_nonzero(mask):
+    inside = box is not None and 0 <= box.x <= box.x + box.width <= width
+    strip = mask[:, box.x : box.x + box.width] if inside and box is not None else mask
+    if box is None or not inside or np.count_nonzero(strip) != np.count_nonzero(mask):
         rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
         return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
     flat = np.ascontiguousarray(strip.T).ravel()  # the strip in column-major (COCO) order

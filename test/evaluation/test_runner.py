@@ -212,7 +212,9 @@ def test_missing_gallery(tiny: Scene, tmp_path: Path) -> None:
         runner.run(run)
 
 
-@pytest.mark.parametrize("case", ["random", "empty", "full", "edges", "box_too_small"])
+@pytest.mark.parametrize(
+    "case", ["random", "empty", "full", "edges", "box_too_small", "box_beyond_the_frame"]
+)
 def test_encode_mask_within_its_box_gives_the_full_image_encoding(case: str) -> None:
     """Scanning only the box's columns must give pycocotools' own string, run for run."""
     rng = np.random.default_rng(len(case))
@@ -229,6 +231,8 @@ def test_encode_mask_within_its_box_gives_the_full_image_encoding(case: str) -> 
         box = Box.of_mask(mask)
         if case == "box_too_small" and box.width > 1:
             box = Box(box.x + 1, box.y, box.width - 1, box.height)  # misses a column: fall back
+        if case == "box_beyond_the_frame":
+            box = Box(box.x, box.y, 64 - box.x + 5, box.height)  # e.g. a recorded message's
         expected = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"].decode()
         assert runner.encode_mask(mask, box) == {"size": [48, 64], "counts": expected}
 
