@@ -245,11 +245,15 @@ def encode_mask(mask: BoolMask, box: Box | None = None) -> dict[str, object]:
 
 
 def _window(a: Box, b: Box) -> tuple[slice, slice]:
-    """Rows and columns of the smallest window holding both boxes (empty ones ignored)."""
+    """Rows and columns of the smallest window holding both boxes (empty ones ignored).
+
+    A recorded box may reach past the frame: the start is clamped at 0 (a negative one would
+    count from the end), and the caller checks that the window holds the whole mask.
+    """
     boxes = [box for box in (a, b) if box.width and box.height]
     if not boxes:
         return slice(0, 0), slice(0, 0)
-    x0, y0 = min(box.x for box in boxes), min(box.y for box in boxes)
+    x0, y0 = max(0, min(box.x for box in boxes)), max(0, min(box.y for box in boxes))
     x1 = max(box.x + box.width for box in boxes)
     y1 = max(box.y + box.height for box in boxes)
     return slice(y0, y1), slice(x0, x1)
