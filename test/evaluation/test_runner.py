@@ -237,6 +237,12 @@ def test_encode_mask_within_its_box_gives_the_full_image_encoding(case: str) -> 
         assert runner.encode_mask(mask, box) == {"size": [48, 64], "counts": expected}
 
 
+def test_iou_window_holds_both_boxes_and_starts_inside_the_frame() -> None:
+    assert runner._window(Box(5, 6, 10, 4), Box(20, 1, 3, 3)) == (slice(1, 10), slice(5, 23))
+    assert runner._window(Box(-3, -2, 10, 10), Box(0, 0, 0, 0)) == (slice(0, 8), slice(0, 7))
+    assert runner._window(Box(0, 0, 0, 0), Box(0, 0, 0, 0)) == (slice(0, 0), slice(0, 0))
+
+
 def test_encode_mask_round_trip() -> None:
     mask = np.zeros((7, 9), bool)
     mask[2:5, 3:8] = True
