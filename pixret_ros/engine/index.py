@@ -9,7 +9,8 @@ repeated texture and against objects that look alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import faiss
 import numpy as np
@@ -36,6 +37,38 @@ def _stacked(parts: Sequence[npt.NDArray[np.floating]]) -> Float32:
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
+class IndexPart(Protocol):
+    """The descriptors (n, 64) of one view slot, read only when the index needs them."""
+
+    @property
+    def key(self) -> int:
+        """Names the same descriptors for as long as it is used."""
+
+    @property
+    def count(self) -> int:
+        """Number of descriptors (n)."""
+
+    def descriptors(self) -> npt.NDArray[np.floating]:
+        """The (n, 64) descriptors."""
+
+
+@dataclass(frozen=True)
+class ArrayPart:
+    """An IndexPart that holds its descriptors."""
+
+    key: int
+    array: npt.NDArray[np.floating]
+
+    @property
+    def count(self) -> int:
+        """Number of descriptors."""
+        return len(self.array)
+
+    def descriptors(self) -> npt.NDArray[np.floating]:
+        """The descriptors."""
+        return self.array
+
+
 class DescriptorIndex:
     """Nearest-neighbour search over all view descriptors, each part owned by one view slot.
 
@@ -55,35 +88,34 @@ class DescriptorIndex:
         self._view_of_row = np.zeros(0, np.int64)
         self._index: faiss.IndexIVF | None = None
         self._trained_count = 0
-        self._held: set[int] = set()
         self._keys_sorted = np.zeros(0, np.int64)
         self._slot_of_sorted = np.zeros(0, np.int64)
         # One thread: a search of a few hundred queries is short, and a second OpenMP pool
         # spinning beside torch's slowed the XFeat forward that follows by up to 2x (profile).
         faiss.omp_set_num_threads(1)
 
-    def update(
-        self, parts: Sequence[tuple[int, npt.NDArray[np.floating]]], instance_of_view: Int64
-    ) -> None:
-        """Index exactly `parts`: (key, descriptors (n, 64)) of view slot i at position i.
+    def update(self, parts: Sequence[IndexPart], instance_of_view: Int64) -> None:
+        """Index exactly `parts`, the descriptors of view slot i at position i.
 
-        A key names the same descriptors for as long as it is used (the caller gives changed
-        views a new key). `instance_of_view[i]` is the instance number of view slot i.
+        A part's key names the same descriptors for as long as it is used (the caller gives
+        changed views a new key); only new parts are read, unless the quantizer is trained
+        again. `instance_of_view[i]` is the instance number of view slot i.
         """
+        held = set(self._keys_sorted.tolist()) if self._index is not None else set()
         self._instance_of_view = np.asarray(instance_of_view, np.int64)
         self.num_instances = int(self._instance_of_view.max()) + 1 if len(parts) else 0
-        keys = np.array([key for key, _ in parts], dtype=np.int64)
+        keys = np.array([part.key for part in parts], dtype=np.int64)
         if len(np.unique(keys)) != len(keys):
             raise ValueError("DescriptorIndex.update: every part needs its own key")
         order = np.argsort(keys, kind="stable")
         self._keys_sorted, self._slot_of_sorted = keys[order], order.astype(np.int64)
-        counts = np.array([len(d) for _, d in parts], dtype=np.int64)
+        counts = np.array([part.count for part in parts], dtype=np.int64)
         total = int(counts.sum())
         if total <= self._config.index_exact_limit:
             # Exact search as one matrix product on torch's threads (those XFeat already
             # uses): 512 queries x 15k rows took 63 ms in faiss on one thread, 2-3x less here.
-            self._index, self._held = None, set()
-            self._exact = torch.from_numpy(_stacked([d for _, d in parts]))
+            self._index = None
+            self._exact = torch.from_numpy(_stacked([part.descriptors() for part in parts]))
             self._view_of_row = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
             return
         self._exact = None
@@ -92,18 +124,17 @@ class DescriptorIndex:
             self._index is None
             or not self._trained_count / factor <= total <= self._trained_count * factor
         ):
-            self._index = self._trained(_stacked([d for _, d in parts]))
-            self._held = set()
-        gone = self._held - set(keys.tolist())
+            self._index = self._trained(_stacked([part.descriptors() for part in parts]))
+            held = set()
+        gone = held - set(keys.tolist())
         if gone:
             ids = np.array(sorted(gone), dtype=np.int64)
             self._index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
-        new = [i for i, key in enumerate(keys.tolist()) if key not in self._held]
+        new = [i for i, key in enumerate(keys.tolist()) if key not in held]
         if new:
             self._index.add_with_ids(
-                _stacked([parts[i][1] for i in new]), np.repeat(keys[new], counts[new])
+                _stacked([parts[i].descriptors() for i in new]), np.repeat(keys[new], counts[new])
             )
-        self._held = set(keys.tolist())
 
     def _trained(self, descriptors: Float32) -> faiss.IndexIVF:
         """An empty inverted-file index whose quantizer was trained on `descriptors`."""

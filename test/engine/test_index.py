@@ -8,7 +8,7 @@ from engine_scenes import object_view, photo
 
 from pixret_ros.engine import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor
-from pixret_ros.engine.index import DescriptorIndex
+from pixret_ros.engine.index import ArrayPart, DescriptorIndex
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_an_unrelated_photo_gets_fewer_votes(views: list[np.ndarray]) -> None:
 def test_empty_index_votes_nothing() -> None:
     index = DescriptorIndex(EngineConfig())
     assert index.vote(np.full((5, 64), 0.125, np.float32)).size == 0
-    index.update([], np.zeros(0, np.int64))
+    index.update(_parts([]), np.zeros(0, np.int64))
     assert index.size == 0
     assert index.vote(np.full((5, 64), 0.125, np.float32)).size == 0
 
@@ -54,11 +54,11 @@ def test_inverted_file_grows_and_shrinks_without_training_again(views: list[np.n
     trained once, and every view still gets its own votes in its new slot."""
     config = EngineConfig(index_exact_limit=500)
     index = DescriptorIndex(config)
-    index.update([(10 + i, v) for i, v in enumerate(views[:3])], np.arange(3))
+    index.update(_parts([(10 + i, v) for i, v in enumerate(views[:3])]), np.arange(3))
     assert (index.trainings, index.size) == (1, sum(len(v) for v in views[:3]))
     # A new instance sorts first: every slot moves, the keys stay.
     keyed = [(13, views[3]), *((10 + i, v) for i, v in enumerate(views[:3]))]
-    index.update(keyed, np.arange(4))
+    index.update(_parts(keyed), np.arange(4))
     assert (index.trainings, index.size) == (1, sum(len(v) for v in views))
     for slot, (_, query) in enumerate(keyed):
         votes = index.vote(query)
@@ -66,20 +66,20 @@ def test_inverted_file_grows_and_shrinks_without_training_again(views: list[np.n
         assert votes[slot] > 0.8 * len(query)
     own = index.vote(views[0])[1]
     kept = [keyed[0], keyed[2], keyed[3]]  # keys 13, 11, 12: key 10 removed
-    index.update(kept, np.arange(3))
+    index.update(_parts(kept), np.arange(3))
     assert (index.trainings, index.size) == (1, sum(len(v) for _, v in kept))
     for slot, (_, query) in enumerate(kept):
         assert int(np.argmax(index.vote(query))) == slot
     assert index.vote(views[0]).max() < 0.5 * own  # its descriptors are gone
     with pytest.raises(ValueError, match="own key"):
-        index.update([(1, views[0]), (1, views[1])], np.arange(2))
+        index.update(_parts([(1, views[0]), (1, views[1])]), np.arange(2))
 
 
 def test_training_again_when_the_index_has_grown_fourfold(views: list[np.ndarray]) -> None:
     config = EngineConfig(index_exact_limit=len(views[0]) // 2)
     index = DescriptorIndex(config)
-    index.update([(0, views[0][: len(views[0]) // 2 + 40])], np.zeros(1, np.int64))
-    index.update([(i, v) for i, v in enumerate(views)], np.arange(len(views)))
+    index.update(_parts([(0, views[0][: len(views[0]) // 2 + 40])]), np.zeros(1, np.int64))
+    index.update(_parts(list(enumerate(views))), np.arange(len(views)))
     assert index.trainings == 2
     for slot, query in enumerate(views):
         assert int(np.argmax(index.vote(query))) == slot
@@ -88,5 +88,10 @@ def test_training_again_when_the_index_has_grown_fourfold(views: list[np.ndarray
 def _index_of(views: list[np.ndarray], config: EngineConfig) -> DescriptorIndex:
     """An index of `views`, view i in slot i and instance i."""
     index = DescriptorIndex(config)
-    index.update(list(enumerate(views)), np.arange(len(views)))
+    index.update(_parts(list(enumerate(views))), np.arange(len(views)))
     return index
+
+
+def _parts(pairs: list[tuple[int, np.ndarray]]) -> list[ArrayPart]:
+    """(key, descriptors) pairs as index parts."""
+    return [ArrayPart(key, array) for key, array in pairs]
