@@ -222,11 +222,10 @@ def encode_mask(mask: BoolMask, box: Box | None = None) -> dict[str, object]:
     times faster on a detection's mask, and evaluator overhead is counted against the engine.
     """
     height, width = mask.shape
-    inside = box is not None and 0 <= box.x <= box.x + box.width <= width
-    strip = mask[:, box.x : box.x + box.width] if inside and box is not None else mask
-    if box is None or not inside or np.count_nonzero(strip) != np.count_nonzero(mask):
+    if box is None or not _holds(mask, box):
         rle = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))
         return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+    strip = mask[:, box.x : box.x + box.width]
     flat = np.ascontiguousarray(strip.T).ravel()  # the strip in column-major (COCO) order
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     runs: list[int] = []
@@ -242,6 +241,18 @@ def encode_mask(mask: BoolMask, box: Box | None = None) -> dict[str, object]:
         runs.append(trailing)
     rle = coco_mask.frPyObjects({"size": [height, width], "counts": runs}, height, width)
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
+def _holds(mask: BoolMask, box: Box) -> bool:
+    """Whether `box` lies in the frame and holds every True pixel of `mask`.
+
+    A detection's box does by definition; a recorded one comes from a message and may not.
+    """
+    height, width = mask.shape
+    if min(box.x, box.y) < 0 or box.x + box.width > width or box.y + box.height > height:
+        return False
+    inside = mask[box.y : box.y + box.height, box.x : box.x + box.width]
+    return int(np.count_nonzero(inside)) == int(np.count_nonzero(mask))
 
 
 def _window(a: Box, b: Box) -> tuple[slice, slice]:
@@ -346,10 +357,10 @@ class _Judge:
             self.unjudged += 1
             return
         # Both IoUs within the window of both boxes: the same value, a fraction of the pixels.
-        window = _window(det.box, truth_box)
-        pred, true = det.mask[window], truth[window]
-        if np.count_nonzero(pred) != np.count_nonzero(det.mask):  # a box that misses its mask
-            pred, true = det.mask, truth
+        pred, true = det.mask, truth
+        if _holds(det.mask, det.box):
+            window = _window(det.box, truth_box)
+            pred, true = det.mask[window], truth[window]
         self.records.append(
             DetectionRecord(
                 frame,
