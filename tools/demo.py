@@ -155,7 +155,11 @@ def _metrics(folder: Path) -> dict[str, object]:
 
 
 def run_offline(data: Path, out: Path, env: dict[str, str]) -> dict[str, object]:
-    """`pixret-eval run` over the demo bag with a copy of the demo gallery (kept pristine)."""
+    """`pixret-eval run` over the demo bag with a copy of the demo gallery (kept pristine).
+
+    With the node's own params file, so that both run the same settings (stream mode
+    included: a bag is a stream, which the evaluator runs as the params file says).
+    """
     gallery = out / "offline_gallery"
     if gallery.exists():
         shutil.rmtree(gallery)
@@ -169,6 +173,7 @@ def run_offline(data: Path, out: Path, env: dict[str, str]) -> dict[str, object]
             "--gt", str(data / "gt.json"),
             "--bag", str(data / "bag"),
             "--topic", demo_data.TOPIC,
+            "--params-file", str(REPO / "config" / "pixret.yaml"),
             "--out", str(result),
         ],
         env,

@@ -29,19 +29,24 @@ COLUMNS = ("J", "F", "recall50", "frames", "positives", "false_positives", "fp_p
 Images = Callable[[set[str]], Iterator["Frame"]]
 
 
-def pick_stream_frames(
-    frames: Sequence[str], scores: Sequence[PairScore], false_positives: Mapping[str, list[str]]
-) -> list[Pick]:
-    """The filmstrip of one stream: worst J frames, first miss, first false positive."""
+def pick_stream_frames(frames: Sequence[str], scorer: StreamScorer) -> list[Pick]:
+    """The filmstrip of one stream: first miss, worst published frames, first false positive.
+
+    "Worst" is among the frames where the instance was published (a wrong mask); frames where
+    it was not are all J 0 alike, and the first of them is the first miss.
+    """
     order = {f: i for i, f in enumerate(frames)}
-    mine = sorted((s for s in scores if s.frame in order), key=lambda s: order[s.frame])
-    picks = [
-        Pick(s.instance, "worst", s.frame, None, s.j)
-        for s in sorted(mine, key=lambda s: (s.j, order[s.frame]))[:WORST_FRAMES]
-    ]
+    mine = sorted((s for s in scorer.scores if s.frame in order), key=lambda s: order[s.frame])
+    picks = []
     miss = next((s for s in mine if s.j < RECALL_J), None)
     if miss is not None:
         picks.append(Pick(miss.instance, "first miss", miss.frame, None, miss.j))
+    shown = [s for s in mine if (s.frame, s.instance) in scorer.published and s != miss]
+    picks += [
+        Pick(s.instance, "worst", s.frame, None, s.j)
+        for s in sorted(shown, key=lambda s: (s.j, order[s.frame]))[:WORST_FRAMES]
+    ]
+    false_positives = scorer.false_positives
     wrong = next((f for f in frames if false_positives.get(f)), None)
     if wrong is not None:
         picks.append(Pick(false_positives[wrong][0], "first false positive", wrong, None, 0.0))
@@ -111,10 +116,7 @@ def section(
         ),
         _table(rows, ["stream", *COLUMNS]),
     ]
-    picks = {
-        name: pick_stream_frames(frames, scorer.scores, scorer.false_positives)
-        for name, frames in streams
-    }
+    picks = {name: pick_stream_frames(frames, scorer) for name, frames in streams}
     rendered = _render([p for ps in picks.values() for p in ps], scorer, gt, images)
     by_key = {(o.pick.frame, o.pick.instance, o.pick.kind): o for o in rendered}
     for name, frames in streams:

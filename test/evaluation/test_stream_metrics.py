@@ -14,12 +14,14 @@ from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.stream_metrics import (
     PairScore,
+    Published,
     StreamScorer,
     boundary_f,
     boundary_map,
     boundary_radius,
     stream_metrics,
 )
+from pixret_ros.evaluation.stream_report import pick_stream_frames
 
 
 def davis_f_measure(foreground: np.ndarray, truth: np.ndarray, bound_th: float = 0.008) -> float:
@@ -200,3 +202,31 @@ def test_stream_metrics_by_hand() -> None:
     }
     assert per_stream["c"]["J"] is None
     assert per_stream["c"]["fp_per_frame"] == 1.0
+
+
+def test_filmstrip_picks_first_miss_worst_published_and_first_false_positive() -> None:
+    empty = np.zeros((1, 1), bool)
+
+    class Scored(StreamScorer):
+        def __init__(self) -> None:  # only the records the filmstrip reads
+            self.scores = [
+                PairScore("f0", "x", 0.9, 0.9),
+                PairScore("f1", "x", 0.0, 0.0),  # not published: the first miss
+                PairScore("f2", "x", 0.3, 0.2),
+                PairScore("f3", "x", 0.0, 0.0),  # not published either
+                PairScore("f4", "x", 0.6, 0.5),
+            ]
+            self.published = {
+                (f, "x"): Published(Box(0, 0, 1, 1), empty, 0.7) for f in ("f0", "f2", "f4")
+            }
+            self.false_positives = {"f3": ["y"]}
+
+    picks = pick_stream_frames(["f0", "f1", "f2", "f3", "f4"], Scored())
+    assert [(p.kind, p.frame) for p in picks] == [
+        ("first miss", "f1"),
+        ("worst", "f2"),
+        ("worst", "f4"),
+        ("worst", "f0"),
+        ("first false positive", "f3"),
+    ]
+    assert picks[-1].instance == "y"
