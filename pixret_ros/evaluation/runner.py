@@ -501,11 +501,14 @@ def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool
     assert source.detections_topic is not None  # noqa: S101 - resolve_recording_topics ran
     assert source.mask_topic is not None  # noqa: S101
     seen: set[str] = set()
+    known, stamped = set(gt.frames), streams.stamped_names(gt)
     for path in source.paths:
         prefix = f"{path.name}/" if source.more else ""
         recorded = bag_io.read_recording(path, source.detections_topic, source.mask_topic)
         for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
             name = prefix + frame.name
+            if name not in known:  # a truth on image files that states the stamps
+                name = stamped.get((path.name, frame.stamp_ns), name)
             seen.add(name)  # read_recording yields each stamp once
             if frame.labels is not None:
                 height, width = frame.labels.shape
@@ -578,6 +581,7 @@ def _prepare(options: RunOptions, timer: _Timer) -> _Prepared:
         return _Prepared(source, gt, list(gt.frames), list(gt.instances), plan, None, {})
     listing = source.listing()
     gt = load_ground_truth(options.gt, qualified=streams.qualified_names(listing))
+    listing = streams.name_by_stamp(listing, gt)
     input_names = [f.name for f in listing]
     gallery = open_gallery(options.gallery)
     check_inputs(gt, input_names, gallery.names())  # before the (slow) engine set-up

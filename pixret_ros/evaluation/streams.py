@@ -95,6 +95,35 @@ def bag_frames(bags: Sequence[Path], topic: str) -> list[InputFrame]:
     return frames
 
 
+def stamped_names(gt: GroundTruth) -> dict[tuple[str, int], str]:
+    """(stream, stamp_ns) -> frame name, for the ground-truth frames that state both.
+
+    The stream is the `stream` field, else the folder of a `<stream>/<name>` frame name.
+    """
+    out = {}
+    for name, fields in gt.stream_fields.items():
+        stream = fields.stream or (name.split("/", 1)[0] if "/" in name else None)
+        if stream is not None and fields.stamp_ns is not None:
+            out[(stream, fields.stamp_ns)] = name
+    return out
+
+
+def name_by_stamp(frames: Sequence[InputFrame], gt: GroundTruth) -> list[InputFrame]:
+    """Bag frames the truth does not name, renamed after the truth's frame of their stamp.
+
+    Why: a truth made on image files (`<stream>/00001.jpg`) that states each frame's
+    `stamp_ns` then fits bags (and recordings) of the same streams, stamped so.
+    """
+    known = set(gt.frames)
+    stamped = stamped_names(gt)
+    out = []
+    for frame in frames:
+        if frame.name not in known and frame.group is not None and frame.stamp_ns is not None:
+            frame = frame._replace(name=stamped.get((frame.group, frame.stamp_ns), frame.name))  # noqa: PLW2901
+        out.append(frame)
+    return out
+
+
 def is_stream_input(frames: Sequence[InputFrame]) -> bool:
     """Whether the input itself is made of streams (sub-folders or bags)."""
     return any(f.group is not None for f in frames)

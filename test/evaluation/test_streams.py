@@ -35,6 +35,7 @@ class StreamSet(NamedTuple):
     gt: Path  # names <stream>/<k>.png
     bags: list[Path]  # bags/<stream>, frames stamped START + k * PERIOD
     bag_gt: Path  # names <stream>/<stamp>.png
+    stamped_gt: Path  # names <stream>/<k>.png, each with its stream and stamp_ns
 
 
 def write_gt(path: Path, scene: Scene, names: list[str], extra: list[dict[str, object]]) -> Path:
@@ -63,11 +64,17 @@ def streams(tiny: Scene, tmp_path_factory: pytest.TempPathFactory) -> StreamSet:
             bag_names.append(f"{stream}/{START + k * PERIOD}.png")
         bag_io.write_image_bag(root / "bags" / stream, stamped, TOPIC)
     plain: list[dict[str, object]] = [{} for _ in names]
+    stamps: list[dict[str, object]] = [
+        {"stream": s, "stamp_ns": START + k * PERIOD}
+        for s, shown in STREAMS.items()
+        for k in range(len(shown))
+    ]
     return StreamSet(
         root / "frames",
         write_gt(root / "gt.json", tiny, names, plain),
         [root / "bags" / s for s in STREAMS],
         write_gt(root / "bag_gt.json", tiny, bag_names, plain),
+        write_gt(root / "stamped_gt.json", tiny, names, stamps),
     )
 
 
@@ -206,6 +213,11 @@ def test_several_bags_are_several_streams(
     folder = run(tiny, streams.gt, runner.Source("frames", streams.frames), tmp_path / "folder")
     for key in ("J", "J_frames", "F", "recall50", "fp_per_frame", "per_stream"):
         assert metrics[key] == folder[key], key
+    # A truth made on the image files fits the bags where it states each frame's stamp.
+    by_stamp = run(tiny, streams.stamped_gt, source, tmp_path / "by_stamp")
+    assert by_stamp["num_frames"] == 4
+    for key in ("J", "J_frames", "F", "recall50", "fp_per_frame", "per_stream"):
+        assert by_stamp[key] == folder[key], key
 
 
 def recorded_outputs(tiny: Scene) -> dict[str, list[list[Detection]]]:
@@ -254,3 +266,10 @@ def test_recorded_streams_one_recording_each(
     assert per_stream["a"]["F"] == pytest.approx(1 / 2)
     assert metrics["dropped_frames"] == 0
     assert "first false positive" in (out / "report.html").read_text()
+    # The same recordings against the truth made on the image files, matched by stamp.
+    argv = ["run", "--gt", str(streams.stamped_gt), "--out", str(tmp_path / "by_stamp")]
+    argv += ["--no-progress", "--recorded", str(recordings[0]), "--recorded", str(recordings[1])]
+    assert cli.main(argv) == 0
+    again = json.loads((tmp_path / "by_stamp" / "metrics.json").read_text())
+    for key in ("J", "J_frames", "F", "recall50", "fp_per_frame", "per_stream", "dropped_frames"):
+        assert again[key] == metrics[key], key
