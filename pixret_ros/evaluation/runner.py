@@ -206,7 +206,7 @@ def build_engine(
     return engine, dataclasses.asdict(settings)
 
 
-def stream_mode(temporal: bool | None, config: Mapping[str, object], *, streams_run: bool) -> bool:
+def stream_mode(config: Mapping[str, object], *, temporal: bool | None, streams_run: bool) -> bool:
     """Whether the engine runs in stream mode: the run's choice, else its config's, else streams.
 
     Why streams default to on: the node runs stream mode on its camera, and offline numbers
@@ -586,7 +586,7 @@ def _prepare(options: RunOptions, timer: _Timer) -> _Prepared:
     gallery = open_gallery(options.gallery)
     check_inputs(gt, input_names, gallery.names())  # before the (slow) engine set-up
     plan = streams.plan_streams(listing, gt)
-    temporal = stream_mode(options.temporal, options.config, streams_run=plan is not None)
+    temporal = stream_mode(options.config, temporal=options.temporal, streams_run=plan is not None)
     setup = time.perf_counter()
     engine, settings = build_engine(
         gallery, options.method, temporal=temporal, config=options.config

@@ -273,3 +273,15 @@ def test_recorded_streams_one_recording_each(
     again = json.loads((tmp_path / "by_stamp" / "metrics.json").read_text())
     for key in ("J", "J_frames", "F", "recall50", "fp_per_frame", "per_stream", "dropped_frames"):
         assert again[key] == metrics[key], key
+
+
+def test_stream_mode_defaults_on_for_streams_and_obeys_the_run() -> None:
+    assert runner.stream_mode({}, temporal=None, streams_run=True) is True
+    assert runner.stream_mode({}, temporal=None, streams_run=False) is False
+    assert (
+        runner.stream_mode({"temporal": False}, temporal=None, streams_run=True) is False
+    )  # params file
+    assert (
+        runner.stream_mode({"temporal": True}, temporal=False, streams_run=True) is False
+    )  # --no-temporal
+    assert runner.stream_mode({}, temporal=True, streams_run=False) is True  # --temporal
