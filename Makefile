@@ -63,7 +63,7 @@ test: lint unit  ## set up, then lint and run the whole test suite
 demo: setup  ## build the demo data, evaluate it offline, then live through pixret_node over DDS
 	$(TEST_ENV) $(VPY) tools/demo.py $(DEMO_ARGS)
 
-bench: setup  ## benchmark engine vs. baseline on ../shared/data and the demo data
+bench: setup  ## benchmark engine vs. baseline on ../shared/data (photos and streams) and the demo data
 	$(TEST_ENV) $(VPY) tools/bench.py --data ../shared/data --demo build/demo $(BENCH_ARGS)
 
 bench-node: setup  ## node end to end over DDS: stamp -> detections latency, rate, RSS (50 instances)
