@@ -13,7 +13,7 @@ Streams (DESIGN section 5.1, streams.py): sub-folders of a frames folder, each o
 bags or recordings, or the ground truth's `stream` fields make a stream run: the engine is
 reset before each stream and sees its frames strictly in time order, and metrics.json gains
 the stream keys of stream_metrics.py. Stream mode (`EngineConfig.temporal`) is then on
-unless the run says otherwise (`stream_mode`), as on the node, which runs one stream per
+unless the run says otherwise (`streams.stream_mode`), as on the node, which runs one stream per
 camera.
 """
 
@@ -34,7 +34,7 @@ from tqdm import tqdm
 from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import bag_io, report, stream_report, streams
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import Frame, list_frame_files, read_frame_folder
+from pixret_ros.evaluation.frames import Frame, read_frame_folder
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.metrics import (
     METRIC_KEYS,
@@ -113,12 +113,6 @@ class Source(NamedTuple):
         if self.kind == "frames":
             return streams.folder_frames(self.path)
         return streams.bag_frames(self.paths, self._topic())
-
-    def names(self) -> list[str]:
-        """Names of all input frames in input order (bag: from header stamps, no decoding)."""
-        if self.kind == "bag":
-            return bag_io.list_frame_names(self.path, self._topic())
-        return [f.name for f in list_frame_files(self.path)]
 
     def frames(self, names: Iterable[str] | None = None) -> Iterator[Frame]:
         """The frames, decoded to RGB; only `names` if given."""
@@ -204,19 +198,6 @@ def build_engine(
 
         engine = PixelRetriever(gallery, settings)
     return engine, dataclasses.asdict(settings)
-
-
-def stream_mode(config: Mapping[str, object], *, temporal: bool | None, streams_run: bool) -> bool:
-    """Whether the engine runs in stream mode: the run's choice, else its config's, else streams.
-
-    Why streams default to on: the node runs stream mode on its camera, and offline numbers
-    must be the node's; single photos are unrelated, so state must not carry between them.
-    """
-    if temporal is not None:
-        return temporal
-    if "temporal" in config:
-        return bool(config["temporal"])
-    return streams_run
 
 
 def check_inputs(gt: GroundTruth, input_names: Sequence[str], gallery_names: Sequence[str]) -> None:
@@ -577,7 +558,7 @@ def _prepare(options: RunOptions, timer: _Timer) -> _Prepared:
     if source.kind == "recorded":
         source = resolve_recording_topics(source)
         gt = load_ground_truth(options.gt, qualified=bool(source.more))
-        plan = streams.plan_streams(_recorded_listing(source, gt), gt)
+        plan = streams.plan_streams(streams.recorded_frames(source.paths, gt), gt)
         return _Prepared(source, gt, list(gt.frames), list(gt.instances), plan, None, {})
     listing = source.listing()
     gt = load_ground_truth(options.gt, qualified=streams.qualified_names(listing))
@@ -586,7 +567,9 @@ def _prepare(options: RunOptions, timer: _Timer) -> _Prepared:
     gallery = open_gallery(options.gallery)
     check_inputs(gt, input_names, gallery.names())  # before the (slow) engine set-up
     plan = streams.plan_streams(listing, gt)
-    temporal = stream_mode(options.config, temporal=options.temporal, streams_run=plan is not None)
+    temporal = streams.stream_mode(
+        options.config, temporal=options.temporal, streams_run=plan is not None
+    )
     setup = time.perf_counter()
     engine, settings = build_engine(
         gallery, options.method, temporal=temporal, config=options.config
@@ -673,16 +656,6 @@ def run(options: RunOptions) -> RunResult:
 def _overhead(timer: _Timer, engine: Engine | None) -> float | None:
     engine_s = timer.engine_s()
     return timer.overhead_s() / engine_s if engine is not None and engine_s > 0 else None
-
-
-def _recorded_listing(source: Source, gt: GroundTruth) -> list[streams.InputFrame]:
-    """The ground truth's frames as the recordings' streams (one per recording)."""
-    return [
-        streams.InputFrame(
-            name, name.split("/", 1)[0] if source.more else source.path.name, source.path
-        )
-        for name in gt.frames
-    ]
 
 
 def _frame_images(

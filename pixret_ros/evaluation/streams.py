@@ -18,7 +18,7 @@ Where streams come from:
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
@@ -122,6 +122,31 @@ def name_by_stamp(frames: Sequence[InputFrame], gt: GroundTruth) -> list[InputFr
             frame = frame._replace(name=stamped.get((frame.group, frame.stamp_ns), frame.name))  # noqa: PLW2901
         out.append(frame)
     return out
+
+
+def recorded_frames(recordings: Sequence[Path], gt: GroundTruth) -> list[InputFrame]:
+    """The ground truth's frames as streams of node recordings, one stream per recording.
+
+    One recording: every frame is its stream's; several: a frame `<recording>/<stamp>.png`.
+    """
+    first = recordings[0]
+    return [
+        InputFrame(name, name.split("/", 1)[0] if len(recordings) > 1 else first.name, first)
+        for name in gt.frames
+    ]
+
+
+def stream_mode(config: Mapping[str, object], *, temporal: bool | None, streams_run: bool) -> bool:
+    """Whether the engine runs in stream mode: the run's choice, else its config's, else streams.
+
+    Why streams default to on: the node runs stream mode on its camera, and offline numbers
+    must be the node's; single photos are unrelated, so state must not carry between them.
+    """
+    if temporal is not None:
+        return temporal
+    if "temporal" in config:
+        return bool(config["temporal"])
+    return streams_run
 
 
 def is_stream_input(frames: Sequence[InputFrame]) -> bool:

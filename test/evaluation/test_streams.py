@@ -22,7 +22,7 @@ from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import bag_io, cli, runner
 from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.streams import folder_frames, plan_streams
+from pixret_ros.evaluation.streams import folder_frames, plan_streams, stream_mode
 
 #: stream -> the tiny scene's frame numbers it shows, in time order.
 STREAMS = {"a": [0, 0], "b": [1, 3]}
@@ -276,12 +276,10 @@ def test_recorded_streams_one_recording_each(
 
 
 def test_stream_mode_defaults_on_for_streams_and_obeys_the_run() -> None:
-    assert runner.stream_mode({}, temporal=None, streams_run=True) is True
-    assert runner.stream_mode({}, temporal=None, streams_run=False) is False
+    assert stream_mode({}, temporal=None, streams_run=True) is True
+    assert stream_mode({}, temporal=None, streams_run=False) is False
+    assert stream_mode({"temporal": False}, temporal=None, streams_run=True) is False  # params file
     assert (
-        runner.stream_mode({"temporal": False}, temporal=None, streams_run=True) is False
-    )  # params file
-    assert (
-        runner.stream_mode({"temporal": True}, temporal=False, streams_run=True) is False
+        stream_mode({"temporal": True}, temporal=False, streams_run=True) is False
     )  # --no-temporal
-    assert runner.stream_mode({}, temporal=True, streams_run=False) is True  # --temporal
+    assert stream_mode({}, temporal=True, streams_run=False) is True  # --temporal
