@@ -184,7 +184,11 @@ def plan_streams(frames: Sequence[InputFrame], gt: GroundTruth) -> list[Stream] 
 
 
 def _in_time_order(stream: str, frames: list[InputFrame], gt: GroundTruth) -> list[InputFrame]:
-    """Frames by ground-truth frame_index, else stamp (ground truth's or header's), else input."""
+    """Frames by ground-truth frame_index, else stamp (ground truth's or header's), else input.
+
+    A key orders the stream only when every frame has one (a bag's header stamps always do,
+    so a truth annotating some of its frames leaves them in stamp order).
+    """
     fields = gt.stream_fields
     indices = [fields[f.name].frame_index if f.name in fields else None for f in frames]
     stamps = [
@@ -192,19 +196,22 @@ def _in_time_order(stream: str, frames: list[InputFrame], gt: GroundTruth) -> li
         else f.stamp_ns
         for f in frames
     ]  # fmt: skip
-    for key, values in (("frame_index", indices), ("stamp_ns", stamps)):
+    keys = (("frame_index", indices), ("stamp_ns", stamps))
+    for key, values in keys:
         given = [v for v in values if v is not None]
-        if not given:
-            continue
         if len(given) < len(values):
-            raise InputError(
-                f"stream {stream}: {len(given)} of its {len(values)} frames have a {key} in "
-                f"{gt.path} (or a header stamp), the others not; give every frame one or none"
-            )
+            continue
         if len(set(given)) < len(given):
             raise InputError(f"stream {stream}: two frames share one {key} in {gt.path}")
-        order = sorted(range(len(frames)), key=lambda i: given[i])
-        return [frames[i] for i in order]
+        return [frames[i] for i in sorted(range(len(frames)), key=lambda i: given[i])]
+    for key, values in keys:
+        given = [v for v in values if v is not None]
+        if given:
+            raise InputError(
+                f"stream {stream}: {len(given)} of its {len(values)} frames have a {key} in "
+                f"{gt.path}, the others not, so their order is unknown; give every frame one "
+                "or none (name order is then time order)"
+            )
     return list(frames)
 
 

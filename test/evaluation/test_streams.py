@@ -22,7 +22,7 @@ from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import bag_io, cli, runner
 from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.streams import folder_frames, plan_streams, stream_mode
+from pixret_ros.evaluation.streams import bag_frames, folder_frames, plan_streams, stream_mode
 
 #: stream -> the tiny scene's frame numbers it shows, in time order.
 STREAMS = {"a": [0, 0], "b": [1, 3]}
@@ -193,6 +193,16 @@ def test_plan_refuses_a_partial_order(tiny: Scene, streams: StreamSet, tmp_path:
     gt = write_gt(tmp_path / "gt.json", tiny, names, [{"frame_index": 1}, {}, {}, {}])
     with pytest.raises(InputError, match=r"stream a: 1 of its 2 frames have a frame_index"):
         plan_streams(folder_frames(streams.frames), load_ground_truth(gt, qualified=True))
+
+
+def test_bag_streams_keep_stamp_order_where_the_truth_orders_some_frames(
+    tiny: Scene, streams: StreamSet, tmp_path: Path
+) -> None:
+    names = [f"{s}/{START + k * PERIOD}.png" for s, shown in STREAMS.items() for k in range(2)]
+    gt = write_gt(tmp_path / "gt.json", tiny, names, [{"frame_index": 9}, {}, {}, {}])
+    plan = plan_streams(bag_frames(streams.bags, TOPIC), load_ground_truth(gt, qualified=True))
+    assert plan is not None
+    assert [[f.name for f in s.frames] for s in plan] == [names[:2], names[2:]]
 
 
 def test_single_photo_folder_is_no_stream_run(tiny: Scene, streams: StreamSet) -> None:
