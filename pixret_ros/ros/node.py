@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 import psutil
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -141,6 +142,10 @@ class PixretNode(Node):
         )
 
     # --- parameters -------------------------------------------------------------------------
+
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """Behind both set_parameters services: an unchanged read-only value is accepted."""
+        return params.set_atomically(self, parameter_list, super().set_parameters_atomically)
 
     def _apply_parameters(self, changes: Sequence[Parameter]) -> None:
         """After check_changes accepted them: swap in a new settings snapshot."""
