@@ -172,6 +172,32 @@ SPECS: tuple[ParamSpec, ...] = (
         low=0.1,
         high=60.0,
     ),
+    ParamSpec(
+        "diagnostics_window",
+        10.0,
+        "seconds of recent history the diagnostics levels judge: a refused or failed frame "
+        "warns this long, then clears",
+        dynamic=False,
+        low=1.0,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "input_timeout",
+        5.0,
+        "the input diagnostics turn ERROR when no frame arrived for this many seconds",
+        dynamic=False,
+        low=0.1,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "expected_input_rate",
+        0.0,
+        "the camera's frame rate (Hz) for counting frames lost before the node; 0: estimate "
+        "it from the frames' header stamps",
+        dynamic=False,
+        low=0.0,
+        high=10000.0,
+    ),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -192,6 +218,9 @@ class NodeSettings:
     max_views_per_request: int
     sync_period: float
     diagnostics_period: float
+    diagnostics_window: float
+    input_timeout: float
+    expected_input_rate: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, Value]) -> NodeSettings:
