@@ -10,6 +10,7 @@ import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from node_harness import RosPeer, Scene, StartNode, wait_for
+from sensor_msgs.msg import Image
 
 from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.ros.diagnostics import (
@@ -220,5 +221,21 @@ def test_levels_over_dds_error_warn_and_clear(
     warned_at = time.monotonic()
     assert stream_until(lambda: level("engine") == DiagnosticStatus.OK, 10.0), latest
     assert time.monotonic() - warned_at > 1.0  # it warned for (about) the 2 s window
+
+    # A 30 Hz camera of which 4 of every 7 frames never reach the node (never sent here):
+    # the header stamps that do arrive over DDS show the gaps.
+    msg = to_image_msg(frame, "rgb8")
+    publisher = ros_peer.publisher(Image, node.image_topic)
+    start_ns = ros_peer.node.get_clock().now().nanoseconds
+    for i in range(120):
+        if i % 7 in (0, 1, 4):
+            stamp_ns = start_ns + i * 33_333_333
+            msg.header.stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
+            publisher.publish(msg)
+        time.sleep(1 / 30)
+        if level("input") == DiagnosticStatus.WARN:
+            break
+    assert level("input") == DiagnosticStatus.WARN, latest
+    assert "lost before reaching the node" in latest["pixret_node: input"].message
     assert wait_for(lambda: level("input") == DiagnosticStatus.ERROR, 5.0), latest
     assert "for 1." in latest["pixret_node: input"].message
