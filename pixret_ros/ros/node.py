@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -41,6 +42,7 @@ from pixret_ros.ros.convert import (
     mask_from_image,
     to_image_msg,
 )
+from pixret_ros.ros.diagnostics import HealthSettings, NodeHealth
 from pixret_ros.ros.latest import LatestSlot
 from pixret_ros.ros.stats import FrameStats
 from pixret_ros.srv import ListInstances, RegisterInstance, RemoveInstance
@@ -91,6 +93,16 @@ class PixretNode(Node):
         self._instances = len(self._writer.names())
         self._slot: LatestSlot[Image | CompressedImage] = LatestSlot()
         self._stats = FrameStats()
+        self._health = NodeHealth(
+            self.get_name(),
+            self.get_fully_qualified_name(),
+            self.resolve_topic_name("image"),
+            HealthSettings(
+                self._settings.diagnostics_window,
+                self._settings.input_timeout,
+                self._settings.expected_input_rate,
+            ),
+        )
         self._process = psutil.Process()
 
         inputs = MutuallyExclusiveCallbackGroup()
@@ -142,6 +154,10 @@ class PixretNode(Node):
 
     # --- parameters -------------------------------------------------------------------------
 
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """Behind both set_parameters services: an unchanged read-only value is accepted."""
+        return params.set_atomically(self, parameter_list, super().set_parameters_atomically)
+
     def _apply_parameters(self, changes: Sequence[Parameter]) -> None:
         """After check_changes accepted them: swap in a new settings snapshot."""
         ours = {p.name: p.value for p in changes if p.name in self._settings.__dataclass_fields__}
@@ -154,6 +170,7 @@ class PixretNode(Node):
     def _on_frame(self, msg: Image | CompressedImage) -> None:
         """Keep only the newest frame and wake the processing callback (which may be busy)."""
         self._stats.received()
+        self._health.arrived(msg.header.stamp)
         self._slot.put(msg)
         self._wake.trigger()
 
@@ -335,38 +352,13 @@ class PixretNode(Node):
     # --- diagnostics ------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        report = self._stats.report()
-        dropped = self._slot.dropped
-        level, summary = DiagnosticStatus.OK, "ok"
-        if report.errors or report.frames_refused:
-            level = DiagnosticStatus.WARN
-            summary = f"{report.frames_refused} frame(s) refused, {report.errors} error(s)"
-        elif report.frames_in == 0:
-            summary = f"waiting for frames on {self.resolve_topic_name('image')}"
-        values = {
-            "input_rate_hz": f"{report.input_rate_hz:.2f}",
-            "processed_rate_hz": f"{report.processed_rate_hz:.2f}",
-            "dropped_frames": str(dropped),
-            "frames_received": str(report.frames_in),
-            "frames_processed": str(report.frames_processed),
-            "frames_refused": str(report.frames_refused),
-            "errors": str(report.errors),
-            "latency_ms_p50": f"{report.latency_ms_p50:.1f}",
-            "latency_ms_p95": f"{report.latency_ms_p95:.1f}",
-            "stamp_age_ms_p50": f"{report.age_ms_p50:.1f}",
-            "stamp_age_ms_p95": f"{report.age_ms_p95:.1f}",
-            "engine_ms_p50": f"{report.engine_ms_p50:.1f}",
+        """The input and engine statuses (levels and names: diagnostics.py)."""
+        extra = {
+            "dropped_frames": str(self._slot.dropped),
             "instances": str(self._instances),
             "rss_mb": f"{self._process.memory_info().rss / 2**20:.0f}",
         }
-        status = DiagnosticStatus(
-            level=level,
-            name=f"pixret_node: {self.get_fully_qualified_name()}",
-            message=summary,
-            hardware_id=self.get_fully_qualified_name(),
-            values=[KeyValue(key=k, value=v) for k, v in values.items()],
-        )
-        array = DiagnosticArray(status=[status])
+        array = DiagnosticArray(status=self._health.statuses(self._stats.report(), extra))
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
 
