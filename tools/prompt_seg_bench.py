@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -93,10 +92,9 @@ def main() -> None:
         "GrabCut, full resolution": lambda f, p: grabcut_prompt(f, p, work_side=100_000),
         f"GrabCut, {GRABCUT_SIDE} px": grabcut_prompt,
         "engine only": engine(PROMPT_CONFIG, 0),
-        "engine, work_side 112, + GrabCut": engine(
-            dataclasses.replace(PROMPT_CONFIG, work_side=112), GRABCUT_ITERATIONS
+        "engine + GrabCut where they agree (segment_prompt)": engine(
+            PROMPT_CONFIG, GRABCUT_ITERATIONS
         ),
-        "engine + GrabCut (segment_prompt)": engine(PROMPT_CONFIG, GRABCUT_ITERATIONS),
     }
     dense_map(np.zeros((64, 64, 3), np.uint8))  # load XFeat before timing
     scores: dict[tuple[str, str, str], list[float]] = defaultdict(list)

@@ -49,6 +49,10 @@ SAME_COLOURS = 0.98  # Bhattacharyya coefficient of seed vs. outside colours: "t
 PROMPT_CONFIG = SegmentConfig(work_side=160, grabcut_iterations=2, box_bonus=1.0)
 GRABCUT_ITERATIONS = 5  # final GrabCut passes on the engine's mask (0 = none)
 GRABCUT_SIDE = 320  # pixels, long side of the region GrabCut works on
+# GrabCut's result replaces the engine's mask only where they agree this much (IoU): it then
+# sharpens the boundary; where they disagree, GrabCut has usually cut a planar region (a
+# wall, a poster) down to one colour patch of it (dev set: Oxford mIoU 0.66 -> 0.08).
+GRABCUT_AGREEMENT = 0.6
 
 
 class PromptError(PixretError):
@@ -134,8 +138,7 @@ def seed_mask(
 
 def frame_model(frame: RGBImage, dense: F32, seed: BoolMask, box: Box) -> AppearanceModel:
     """Object and background appearance learned from one frame (seed vs. outside the box)."""
-    outside = np.ones(frame.shape[:2], bool)
-    outside[box.y : box.y + box.height, box.x : box.x + box.width] = False
+    outside = ~_inside(box, (frame.shape[0], frame.shape[1]))
     cells = dense.reshape(64, -1).T
     grid = (dense.shape[1], dense.shape[2])
     seed_frac = cell_fraction(seed, grid).reshape(-1)
@@ -224,7 +227,9 @@ def segment_prompt(
     )
     mask = result.mask & _inside(box, shape)
     if grabcut_iterations > 0 and mask.any():
-        mask = grabcut_prompt(frame, prompt, init=mask, iterations=grabcut_iterations)
+        refined = grabcut_prompt(frame, prompt, init=mask, iterations=grabcut_iterations)
+        if _iou(refined, mask) >= GRABCUT_AGREEMENT:
+            mask = refined
     if int(mask.sum()) < MIN_MASK_PIXELS:
         raise PromptError(
             f"empty segmentation: nothing inside the box x={box.x} y={box.y} w={box.width} "
@@ -232,6 +237,11 @@ def segment_prompt(
             "around the object or click on it (--point X Y)"
         )
     return mask
+
+
+def _iou(a: BoolMask, b: BoolMask) -> float:
+    union = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / union if union else 0.0
 
 
 def _inside(box: Box, shape: tuple[int, int]) -> BoolMask:

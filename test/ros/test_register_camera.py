@@ -8,8 +8,7 @@ the cat from a box on it, finds it in the next frame and draws it on ~/markers.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,15 @@ from node_harness import (
     NodeProcess,
     RosPeer,
     Scene,
-    dds_env,
     folder_hash,
     iou,
     launch_node,
     wait_for,
 )
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
+from test_service_cli import pixret  # the `pixret` console script, found as that file finds it
 from visualization_msgs.msg import Marker, MarkerArray
 
 from pixret_ros.engine.types import Box
@@ -37,7 +38,6 @@ from pixret_ros.srv import RegisterFromCamera
 
 pytestmark = pytest.mark.dds
 
-PIXRET = Path(sys.executable).with_name("pixret")  # installed by `make setup`
 CAT_AT = {"cat": (300.0, 250.0, 0.9, 0.0)}  # centre x, y, scale, degrees
 
 
@@ -81,18 +81,6 @@ def _send_frame(ros_peer: RosPeer, node: NodeProcess, frame: np.ndarray) -> tupl
         if wait_for(lambda s=stamp: received.for_stamp(s) is not None, 30.0):  # type: ignore[misc]
             return stamp
     pytest.fail(f"{node.name} never processed a frame:\n{node.log_text()}")
-
-
-def pixret(*args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(PIXRET), *args],
-        env=dds_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_no_frame_yet_is_refused(node: NodeProcess, ros_peer: RosPeer) -> None:
@@ -239,6 +227,34 @@ def test_markers_match_the_detections(
         assert (max(xs) - min(xs), max(ys) - min(ys)) == (det.width, det.height)
         assert text.type == Marker.TEXT_VIEW_FACING
         assert text.text.startswith(det.name)
+
+
+def test_markers_stop_when_publish_markers_is_false(
+    node: NodeProcess, ros_peer: RosPeer, cat_frame: CatFrame, learned_cat: Learned
+) -> None:
+    assert learned_cat.answer.success
+    markers: list[MarkerArray] = []
+    subscription = ros_peer.node.create_subscription(
+        MarkerArray, f"{node.name}/markers", markers.append, 20
+    )
+    received = ros_peer.listen(node.name)
+    parameters = AsyncParameterClient(ros_peer.node, node.name)
+    try:
+        assert parameters.wait_for_services(10.0)
+        switched = parameters.set_parameters([Parameter("publish_markers", value=False)])
+        assert wait_for(switched.done, 10.0)
+        assert switched.result().results[0].successful
+        stamp = _send_frame(ros_peer, node, cat_frame.frame)
+        assert received.for_stamp(stamp) is not None
+        time.sleep(1.0)  # markers follow the detections at once, if they are sent at all
+        stamps = {
+            (a.markers[0].header.stamp.sec, a.markers[0].header.stamp.nanosec) for a in markers
+        }
+        assert stamp not in stamps
+    finally:
+        restored = parameters.set_parameters([Parameter("publish_markers", value=True)])
+        wait_for(restored.done, 10.0)
+        ros_peer.node.destroy_subscription(subscription)
 
 
 def test_nothing_standing_out_is_an_empty_segmentation(
