@@ -137,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="register what a box (and/or clicks) marks on the node's newest camera frame",
     )
     box.add_argument("name", help="instance name: letters, digits, _ . - (1-64)")
-    for side in ("x", "y", "w", "h"):
-        box.add_argument(side.upper(), type=int, help=f"box {side} in frame pixels (w h 0 0: none)")
+    box.add_argument("X", type=int, help="box left column, pixels of the camera frame")
+    box.add_argument("Y", type=int, help="box top row")
+    box.add_argument("W", type=int, help="box width (W and H 0: no box, --point only)")
+    box.add_argument("H", type=int, help="box height")
     box.add_argument(
         "--point",
         nargs=2,
@@ -151,7 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument(
         "--replace", action="store_true", help="replace the instance's views instead of adding"
     )
-    box.add_argument("--save-mask", type=Path, help="write the learned mask (png, 255 = object)")
+    box.add_argument(
+        "--save-mask",
+        type=Path,
+        metavar="PATH",
+        help="write the learned mask (frame size, png, 255 = object)",
+    )
     remove = commands.add_parser("remove", help="remove a registered instance")
     remove.add_argument("name")
     commands.add_parser("list", help="list registered instances and their number of views")

@@ -304,6 +304,11 @@ def test_cli_register_box_saves_the_mask_and_exit_codes(
     stored = _read_mask(node.gallery / "astro_cli" / "view_000_mask.png")
     assert int(stored.sum()) == int((mask > 0).sum())
 
+    clicked = pixret(*base[:-1], "astro_click", "0", "0", "0", "0", *centre)
+    assert clicked.returncode == 0, clicked.stderr
+    assert ros_peer.list(node.name)["astro_click"] == 1
+    assert ros_peer.remove(node.name, "astro_click").success
+
     before = folder_hash(node.gallery)
     refused = pixret(*base, "900", "10", "50", "50")
     assert refused.returncode == 1
