@@ -120,6 +120,13 @@ SPECS: tuple[ParamSpec, ...] = (
         dynamic=True,
     ),
     ParamSpec(
+        "publish_markers",
+        default=True,
+        description="publish ~/markers (visualization_msgs/MarkerArray: boxes and labels in "
+        "image pixels on the camera's frame_id) while someone subscribes",
+        dynamic=True,
+    ),
+    ParamSpec(
         "compressed_input",
         default=False,
         description="also subscribe image/compressed (jpeg or png CompressedImage)",
@@ -211,6 +218,7 @@ class NodeSettings:
     max_detections: int
     temporal: bool
     publish_debug_image: bool
+    publish_markers: bool
     compressed_input: bool
     qos_reliability: str
     qos_depth: int
