@@ -54,7 +54,8 @@ GRABCUT_ITERATIONS = 5  # final GrabCut passes on the engine's mask (0 = none)
 GRABCUT_SIDE = 320  # pixels, long side of the region GrabCut works on
 # GrabCut's result replaces the engine's mask only where they agree this much (IoU): it then
 # sharpens the boundary; where they disagree, GrabCut has usually cut a planar region (a
-# wall, a poster) down to one colour patch of it (dev set: Oxford mIoU 0.66 -> 0.08).
+# wall, a poster) down to one colour patch of it (dev set, every 3rd positive: Oxford
+# mIoU 0.66 -> 0.08). With this rule: mIoU 0.624 vs 0.611 without GrabCut (all positives).
 GRABCUT_AGREEMENT = 0.6
 
 
