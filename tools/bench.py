@@ -308,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--skip-realtime", action="store_true", help="no pixret-realtime rows")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--rotation", choices=("full", "quick", "off"), default="full",
+        help="the rotation x scale x tilt sweep of tools/bench_rotation.py",
+    )  # fmt: skip
     return parser
 
 
@@ -354,7 +358,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"config: {dataclasses.asdict(config)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    rotation_sweep(args)
     return 0
+
+
+def rotation_sweep(args: argparse.Namespace) -> None:
+    """The rotation x scale x tilt sweep (tools/bench_rotation.py) on the same data."""
+    if args.rotation == "off":
+        return
+    import bench_rotation  # noqa: PLC0415 (a tools/ sibling, run as a script like this one)
+
+    quick = ["--quick"] if args.rotation == "quick" else []
+    skip = ["--skip-baseline"] if args.skip_baseline else []
+    bench_rotation.main(["--data", args.data, *quick, *skip])
 
 
 if __name__ == "__main__":
