@@ -517,7 +517,7 @@ class PixelRetriever:
                 view_shape=template.mask.shape,
                 config=self.config,
             )
-            if result is None or result[0].inliers <= loc.inliers:
+            if result is None or not self._improves(loc, result[0]):
                 continue
             refit, chosen = result
             better = replace(
@@ -528,6 +528,21 @@ class PixelRetriever:
                 ),
             )
             found[instance] = (better, uprights[chosen])
+
+    def _improves(self, coarse: Localization, refit: Localization) -> bool:
+        """True where a rectified refit should replace the coarse fit.
+
+        Only a planar refit that is clearly better: twice the inliers, or more inliers where
+        the coarse fit is accepted already.
+
+        On the dev set's DAVIS objects (not planar) a refit gaining only a few inliers
+        lifted wrong fits over the acceptance (precision 0.81 instead of 0.95).
+        """
+        if not refit.planar:
+            return False
+        if refit.inliers >= 2 * coarse.inliers:
+            return True
+        return coarse.inliers >= self.config.accept_inliers and refit.inliers > coarse.inliers
 
     def _mask(
         self,
