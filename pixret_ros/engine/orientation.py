@@ -14,7 +14,7 @@ so it recovers the inliers that rotation, distance and viewpoint took away.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -97,85 +97,85 @@ def off_template(transform: Float64, rotation: float) -> bool:
     return abs((angle - rotation + 180.0) % 360.0 - 180.0) > _OFF_TEMPLATE_DEG
 
 
-def rectify(
-    extractor: FeatureExtractor,
-    frame: RGBImage,
-    to_frame: Float64,
-    *,
-    uprights: Sequence[Upright],
-    view_shape: tuple[int, int],
-    config: EngineConfig,
-) -> tuple[Localization, int] | None:
-    """Refit a coarse view -> `frame` warp on the frame region rectified to the view's pose.
+@dataclass(frozen=True)
+class Rectifier:
+    """A second look at one registered view in one frame.
 
-    The region of `frame` is warped back to the view's pose and matched with an upright
-    template; None where that does not verify.
-
-    Returns the refit in `frame`'s pixels (its transform view -> frame, its inliers in both)
-    and the index of the upright template used. A coarse
-    fit from a few inliers can be far off (sheared), so a refit that still moves the view's
-    corners by more than `_SETTLED` of its size is rectified once more. The refit must move
-    them by less than `_MAX_REFINE_SHIFT`: the coarse fit found the object, the second look
-    makes it exact (a coarse fit on clutter does not turn into a large new one).
+    `uprights` are the view's upright templates (keypoints in view pixels, descriptors,
+    scale); `view_shape` its (height, width).
     """
-    result: tuple[Localization, int] | None = None
-    current = to_frame
-    for _ in range(2):
-        step = _rectified_fit(
-            extractor, frame, current, uprights=uprights, view_shape=view_shape, config=config
+
+    extractor: FeatureExtractor
+    frame: RGBImage
+    uprights: Sequence[Upright]
+    view_shape: tuple[int, int]
+    config: EngineConfig
+
+    def refit(self, to_frame: Float64) -> tuple[Localization, int] | None:
+        """Refit a coarse view -> frame warp on the region rectified to the pose of the view.
+
+        The region of the frame is warped back to the view's pose and matched with an
+        upright template; None where that does not verify. Returns the refit in the
+        frame's pixels (its transform view -> frame, its inliers in both) and the index of
+        the upright template used. A coarse fit from a few inliers can be far off
+        (sheared), so a refit that still moves the view's corners by more than `_SETTLED`
+        of its size is rectified once more. The refit must move them by less than
+        `_MAX_REFINE_SHIFT`: the coarse fit found the object, the second look makes it
+        exact (a coarse fit on clutter does not turn into a large new one).
+        """
+        result: tuple[Localization, int] | None = None
+        current = to_frame
+        for _ in range(2):
+            step = self._look(current)
+            if step is None:
+                break
+            loc, choice = step
+            shift = _corner_shift(loc.transform, self.view_shape)
+            if shift > _MAX_REFINE_SHIFT:
+                break
+            points = cv2.perspectiveTransform(
+                loc.frame_points.reshape(-1, 1, 2).astype(np.float64), current
+            ).reshape(-1, 2)
+            current = current @ loc.transform
+            current = current / current[2, 2]
+            refit = replace(loc, transform=current, frame_points=points.astype(np.float32))
+            result = (refit, choice)
+            if shift <= _SETTLED:
+                break
+        if result is None or not plausible(result[0].transform):
+            return None
+        return result
+
+    def _look(self, to_frame: Float64) -> tuple[Localization, int] | None:
+        """One look: the visible part of the view rectified and matched; view -> rectified.
+
+        The part is resampled at the largest upright template scale that keeps it within
+        `config.rectify_side` pixels (the smallest if none does), matched with that template.
+        """
+        box = _visible_box(to_frame, self.view_shape, self.frame.shape[:2])
+        if box is None or not self.uprights:
+            return None
+        x0, y0, x1, y1 = box
+        side = max(x1 - x0, y1 - y0)
+        scales = [u[2] for u in self.uprights]
+        fitting = [k for k, s in enumerate(scales) if side * s <= self.config.rectify_side]
+        choice = max(fitting, key=lambda k: scales[k]) if fitting else int(np.argmin(scales))
+        keypoints, descriptors, factor = self.uprights[choice]
+        size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
+        if min(size) < _MIN_RECTIFIED_SIDE:
+            return None
+        to_box = np.array(
+            [[factor, 0.0, -x0 * factor], [0.0, factor, -y0 * factor], [0.0, 0.0, 1.0]]
         )
-        if step is None:
-            break
-        loc, choice = step
-        shift = _corner_shift(loc.transform, view_shape)
-        if shift > _MAX_REFINE_SHIFT:
-            break
-        points = cv2.perspectiveTransform(
-            loc.frame_points.reshape(-1, 1, 2).astype(np.float64), current
-        ).reshape(-1, 2)
-        current = current @ loc.transform
-        current = current / current[2, 2]
-        result = (replace(loc, transform=current, frame_points=points.astype(np.float32)), choice)
-        if shift <= _SETTLED:
-            break
-    if result is None or not plausible(result[0].transform):
-        return None
-    return result
-
-
-def _rectified_fit(
-    extractor: FeatureExtractor,
-    frame: RGBImage,
-    to_frame: Float64,
-    *,
-    uprights: Sequence[Upright],
-    view_shape: tuple[int, int],
-    config: EngineConfig,
-) -> tuple[Localization, int] | None:
-    """One look: the visible part of the view rectified and matched; view -> rectified.
-
-    The part is resampled at the largest upright template scale that keeps it within
-    `config.rectify_side` pixels (the smallest if none does) and matched with that template.
-    """
-    box = _visible_box(to_frame, view_shape, frame.shape[:2])
-    if box is None or not uprights:
-        return None
-    x0, y0, x1, y1 = box
-    side = max(x1 - x0, y1 - y0)
-    scales = [u[2] for u in uprights]
-    fitting = [k for k, s in enumerate(scales) if side * s <= config.rectify_side]
-    choice = max(fitting, key=lambda k: scales[k]) if fitting else int(np.argmin(scales))
-    keypoints, descriptors, factor = uprights[choice]
-    size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
-    if min(size) < _MIN_RECTIFIED_SIDE:
-        return None
-    to_box = np.array([[factor, 0.0, -x0 * factor], [0.0, factor, -y0 * factor], [0, 0, 1.0]])
-    source, to_rectified = _prefiltered(frame, to_box @ np.linalg.inv(to_frame))
-    patch = cv2.warpPerspective(source, to_rectified, size, flags=cv2.INTER_LINEAR)
-    feats = extractor.extract(np.asarray(patch, dtype=np.uint8), config.view_keypoints)
-    points = (feats.keypoints / factor + np.array([x0, y0], np.float32)).astype(np.float32)
-    loc = localize(points, feats.descriptors, keypoints, descriptors.astype(np.float32), config)
-    return None if loc is None else (loc, choice)
+        source, to_rectified = _prefiltered(self.frame, to_box @ np.linalg.inv(to_frame))
+        patch = cv2.warpPerspective(source, to_rectified, size, flags=cv2.INTER_LINEAR)
+        feats = self.extractor.extract(
+            np.asarray(patch, dtype=np.uint8), self.config.view_keypoints
+        )
+        points = (feats.keypoints / factor + np.array([x0, y0], np.float32)).astype(np.float32)
+        reference = descriptors.astype(np.float32)
+        loc = localize(points, feats.descriptors, keypoints, reference, self.config)
+        return None if loc is None else (loc, choice)
 
 
 def _visible_box(

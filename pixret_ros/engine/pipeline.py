@@ -25,7 +25,7 @@ from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor, Features, check_rgb, dense_map
 from pixret_ros.engine.index import DescriptorIndex
 from pixret_ros.engine.localize import Localization, localize, scaled, warp_mask
-from pixret_ros.engine.orientation import off_template, rectify, rotated, to_view
+from pixret_ros.engine.orientation import Rectifier, off_template, rotated, to_view
 from pixret_ros.engine.segment import SegmentPrior, search, segment
 from pixret_ros.engine.temporal import StreamState, Track
 from pixret_ros.engine.types import Box, Detection
@@ -509,14 +509,13 @@ class PixelRetriever:
                 for t in self._instances[instance].views
                 if t.view_index == template.view_index and t.rotation == 0 and len(t.ranks)
             ]
-            result = rectify(
+            result = Rectifier(
                 self.extractor,
                 frame,
-                scaled(loc.transform, sx, sy),
                 uprights=[(t.keypoints, t.descriptors, t.scale) for t in uprights],
                 view_shape=template.mask.shape,
                 config=self.config,
-            )
+            ).refit(scaled(loc.transform, sx, sy))
             if result is None or not self._improves(loc, result[0]):
                 continue
             refit, chosen = result
