@@ -41,8 +41,8 @@ _ROTATE_CODES = {
 }
 _MIN_RECTIFIED_SIDE = 48
 _MAX_REFINE_SHIFT = 0.5  # of the view's long side: a refit moves its corners less than this
-_SETTLED = 0.05
-_OFF_TEMPLATE_DEG = 20.0  # a refit that moves them less needs no further look
+_SETTLED = 0.05  # a refit that moves them less needs no further look
+_OFF_TEMPLATE_DEG = 20.0  # a fit turned further from its copy's angle gets a second look
 
 
 def rotated(image: npt.NDArray[np.uint8], degrees: float) -> npt.NDArray[np.uint8]:
@@ -86,15 +86,15 @@ def check_rotations(rotations: object) -> bool:
     )
 
 
-def off_template(transform: Float64, rotation: float) -> bool:
+def off_template(transform: Float64, rotation: float, limit: float = _OFF_TEMPLATE_DEG) -> bool:
     """True where the fit turns the view far from the turned copy that matched it.
 
-    Far: more than `_OFF_TEMPLATE_DEG` from `rotation` (clockwise); the object then lies
-    between two copies and the fit from the few matches there is rough.
+    Far: more than `limit` degrees from `rotation` (clockwise); by default the object then
+    lies between two copies and the fit from the few matches there is rough.
     """
     linear = transform[:2, :2] / transform[2, 2]
     angle = float(np.degrees(np.arctan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1])))
-    return abs((angle - rotation + 180.0) % 360.0 - 180.0) > _OFF_TEMPLATE_DEG
+    return abs((angle - rotation + 180.0) % 360.0 - 180.0) > limit
 
 
 @dataclass(frozen=True)

@@ -471,7 +471,7 @@ class PixelRetriever:
                 feats.keypoints, feats.descriptors, template.keypoints,
                 template.descriptors.astype(np.float32), self.config,
             )  # fmt: skip
-            if loc is None:
+            if loc is None or (template.rotation and turned_away(loc.transform, template)):
                 continue
             best = found.get(template.instance)
             if best is None or loc.inliers > best[0].inliers:
@@ -531,14 +531,14 @@ class PixelRetriever:
     def _improves(self, coarse: Localization, refit: Localization) -> bool:
         """True where a rectified refit should replace the coarse fit.
 
-        Only a planar refit that is clearly better: twice the inliers, or more inliers where
-        the coarse fit is accepted already.
+        Only a planar refit strong enough to keep its warped mask (`trust_warp_inliers`) and
+        clearly better: twice the inliers, or more inliers where the coarse fit is accepted.
 
         On the dev set's DAVIS objects (not planar) a refit gaining only a few inliers
         lifted wrong fits over the acceptance (precision 0.81 instead of 0.95).
         """
-        if not refit.planar:
-            return False
+        if not refit.planar or refit.inliers < self.config.trust_warp_inliers:
+            return False  # a weaker refit would swap a segmented mask for a rough warp
         if refit.inliers >= 2 * coarse.inliers:
             return True
         return coarse.inliers >= self.config.accept_inliers and refit.inliers > coarse.inliers
@@ -628,6 +628,16 @@ class PixelRetriever:
             best = views[np.argsort(-view_votes[views], kind="stable")]
             chosen.extend(self._templates[v] for v in best[: self.config.views_per_candidate])
         return ranked, chosen
+
+
+def turned_away(transform: npt.NDArray[np.float64], template: ViewTemplate) -> bool:
+    """A fit through a turned copy that does not turn the view near that copy's angle.
+
+    A true fit lies within 45 degrees of the copy that matched it (else another copy would
+    match better); one outside is random consensus, which the turned copies would otherwise
+    add to every frame (the background null is calibrated on the upright templates).
+    """
+    return off_template(transform, template.rotation, limit=50.0)
 
 
 def split_scales(
