@@ -7,7 +7,8 @@ view, and a perspective tilt of the plane) onto a real background photo in a 640
 the view's mask warped by the same homography is the truth. One frame per (cell, instance),
 all instances registered in one gallery. Per cell: recall at mask IoU 0.5 (an accepted
 detection of the right instance) and mean IoU (0 where none was accepted), for the engine's
-defaults, the realtime profile and the SIFT baseline in one run; plus the index size and
+defaults, the realtime profile, both with the rotation profile
+(config/pixret_rotation.yaml) on top, and the SIFT baseline in one run; plus the index size and
 registration ms per view. Writes a Markdown table and an SVG heat map.
 
 Examples:
@@ -50,6 +51,7 @@ Mask = npt.NDArray[np.bool_]
 FRAME_SIZE = (640, 480)
 VIEW_SIDE = 400
 REALTIME_PARAMS = Path(__file__).resolve().parents[1] / "config" / "pixret_realtime.yaml"
+ROTATION_PARAMS = REALTIME_PARAMS.with_name("pixret_rotation.yaml")
 ROTATIONS = (0, 45, 90, 135, 180, 225, 270, 315)
 SCALES = (0.25, 0.33, 0.5, 1.0, 2.0, 3.0, 4.0)
 TILTS = ((50.0, 1.0), (60.0, 1.0), (60.0, 0.5))  # (degrees, scale)
@@ -296,9 +298,14 @@ def methods(args: argparse.Namespace) -> dict[str, Callable[[Path], Engine]]:
     """The engines to sweep, by label."""
     config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     realtime = EngineConfig(**params_file_overrides(args.realtime_params))  # type: ignore[arg-type]
+    turned = params_file_overrides(args.rotation_params)
+    rotation = EngineConfig(**{**parse_overrides(args.config), **turned})  # type: ignore[arg-type]
+    fast = EngineConfig(**{**params_file_overrides(args.realtime_params), **turned})  # type: ignore[arg-type]
     out: dict[str, Callable[[Path], Engine]] = {
         "pixret": lambda g: PixelRetriever(Gallery(g), config),
         "pixret-realtime": lambda g: PixelRetriever(Gallery(g), realtime),
+        "pixret-rotation": lambda g: PixelRetriever(Gallery(g), rotation),
+        "pixret-realtime-rotation": lambda g: PixelRetriever(Gallery(g), fast),
     }
     if not args.skip_baseline:
         out["baseline"] = lambda g: SiftBaseline(Gallery(g), config)
@@ -315,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="a small grid (about a minute)")
     parser.add_argument("--config", nargs="*", default=[], help="EngineConfig KEY=VALUE")
     parser.add_argument("--realtime-params", default=str(REALTIME_PARAMS))
+    parser.add_argument("--rotation-params", default=str(ROTATION_PARAMS))
     parser.add_argument("--skip-baseline", action="store_true")
     return parser
 

@@ -20,6 +20,8 @@ from pixret_ros.engine import ConfigError, EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.orientation import rotated, to_view
 
 FRAME_SIZE = (640, 480)
+# config/pixret_rotation.yaml
+ROTATION = EngineConfig(view_scales=(0.25, 0.5, 1.0, 2.0), view_rotations=(0, 90, 180, 270))
 
 
 def _view() -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +41,7 @@ def _retriever() -> PixelRetriever:
     gallery.add("coffee", [view], [mask])
     cat = np.ascontiguousarray(photo("chelsea")[30:250, 100:340])
     gallery.add("cat", [cat])
-    retriever = PixelRetriever(gallery, EngineConfig())
+    retriever = PixelRetriever(gallery, ROTATION)
     shutil.rmtree(folder, ignore_errors=True)  # everything needed is in memory now
     return retriever
 
