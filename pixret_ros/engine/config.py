@@ -46,7 +46,9 @@ class EngineConfig:
             object's region of the full-resolution frame is warped back to the view's pose
             and matched with the upright template again. It recovers objects turned by
             about 45 degrees, shrunk to a third or tilted by 50-60 degrees (bench_rotation),
-            at one XFeat forward of the rectified region each (a few to 20 ms).
+            at one XFeat forward of the rectified region each (a few to 20 ms). Off by default:
+            on the dev set it raised image_map 0.748 -> 0.755 and recall 0.25 -> 0.30 but
+            lowered precision 0.955 -> 0.862 (config/pixret_rotation.yaml turns it on).
         rectify_below_inliers: only fits weaker than this get the second look.
         rectify_side: the rectified region's long side is at most about this (pixels): the
             largest upright template scale that fits is used. Larger is slower.
@@ -104,7 +106,7 @@ class EngineConfig:
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
     view_rotations: tuple[float, ...] = (0,)
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
-    rectify_candidates: int = 2
+    rectify_candidates: int = 0
     rectify_below_inliers: int = 60
     rectify_side: int = 400
     view_max_side: int = 720

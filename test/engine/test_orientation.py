@@ -21,7 +21,9 @@ from pixret_ros.engine.orientation import rotated, to_view
 
 FRAME_SIZE = (640, 480)
 # config/pixret_rotation.yaml
-ROTATION = EngineConfig(view_scales=(0.25, 0.5, 1.0, 2.0), view_rotations=(0, 90, 180, 270))
+ROTATION = EngineConfig(
+    view_scales=(0.25, 0.5, 1.0, 2.0), view_rotations=(0, 90, 180, 270), rectify_candidates=2
+)
 
 
 def _view() -> tuple[np.ndarray, np.ndarray]:
