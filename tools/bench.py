@@ -314,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-realtime", action="store_true", help="no pixret-realtime rows")
     parser.add_argument("--json", default=None, help="also write the results here")
     bench_streams.add_arguments(parser)
+    parser.add_argument(
+        "--rotation", choices=("full", "quick", "off"), default="full",
+        help="the rotation x scale x tilt sweep of tools/bench_rotation.py",
+    )  # fmt: skip
     return parser
 
 
@@ -379,7 +383,19 @@ def photo_bench(args: argparse.Namespace, work: Path) -> int:
     print(f"config: {dataclasses.asdict(config)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    rotation_sweep(args)
     return 0
+
+
+def rotation_sweep(args: argparse.Namespace) -> None:
+    """The rotation x scale x tilt sweep (tools/bench_rotation.py) on the same data."""
+    if args.rotation == "off":
+        return
+    import bench_rotation  # noqa: PLC0415 (a tools/ sibling, run as a script like this one)
+
+    quick = ["--quick"] if args.rotation == "quick" else []
+    skip = ["--skip-baseline"] if args.skip_baseline else []
+    bench_rotation.main(["--data", args.data, *quick, *skip])
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ what it trades off so that a user can tune without reading the pipeline.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, fields
 
 from pixret_ros.engine.errors import ConfigError
+from pixret_ros.engine.orientation import check_rotations
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,26 @@ class EngineConfig:
         query_keypoints: the frame's strongest this many keypoints vote in the index.
         view_scales: scales at which every view is registered; frames that show the object
             larger or smaller than the view match the scaled copy. 2x was the largest gain.
+        view_rotations: every view is also registered turned clockwise by these multiples of
+            90 degrees (exact), so that an object lying at any angle is within 45 degrees of
+            one of them and gets a coarse fit (XFeat itself tolerates about 30 degrees).
+            Each turn adds templates (index size, registration time); (0,) (the default) turns
+            it off: with (0, 90, 180, 270) and view_scales (0.25, 0.5, 1, 2) the dev set lost
+            image_map 0.748 -> 0.731 and miou_S 0.555 -> 0.496 (config/pixret_rotation.yaml
+            turns both on: tools/bench_rotation.py).
+        rotated_scales: scales of the turned copies (the upright view has `view_scales`);
+            the rectified second look (`rectify_candidates`) covers the others.
+        rectify_candidates: fits with fewer than `rectify_below_inliers` inliers (most
+            inliers first, at most this many per frame; 0 = off) get a second look: the
+            object's region of the full-resolution frame is warped back to the view's pose
+            and matched with the upright template again. It recovers objects turned by
+            about 45 degrees, shrunk to a third or tilted by 50-60 degrees (bench_rotation),
+            at one XFeat forward of the rectified region each (a few to 20 ms). Off by default:
+            on the dev set it raised image_map 0.748 -> 0.755 and recall 0.25 -> 0.30 but
+            lowered precision 0.955 -> 0.862 (config/pixret_rotation.yaml turns it on).
+        rectify_below_inliers: only fits weaker than this get the second look.
+        rectify_side: the rectified region's long side is at most about this (pixels): the
+            largest upright template scale that fits is used. Larger is slower.
         view_max_side: a scaled view larger than this (long side) is shrunk to it; a scale that
             then duplicates another one is skipped. Bounds registration time and memory.
         detection_threshold: XFeat keypoint heatmap threshold (lower gives more, weaker points).
@@ -82,6 +104,11 @@ class EngineConfig:
     index_keypoints: int = 256
     query_keypoints: int = 512
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    view_rotations: tuple[float, ...] = (0,)
+    rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
+    rectify_candidates: int = 0
+    rectify_below_inliers: int = 60
+    rectify_side: int = 400
     view_max_side: int = 720
     detection_threshold: float = 0.05
     candidates: int = 4
@@ -119,6 +146,20 @@ class EngineConfig:
                 f"EngineConfig.view_scales={self.view_scales!r}: must be a non-empty tuple of "
                 "numbers in [0.05, 8], e.g. (0.5, 1.0, 2.0)"
             )
+        if not check_rotations(self.view_rotations):
+            raise ConfigError(
+                f"EngineConfig.view_rotations={self.view_rotations!r}: must be a tuple of "
+                "distinct values among 0, 90, 180, 270 that includes 0, e.g. (0, 90, 180, 270)"
+            )
+        if (
+            not isinstance(self.rotated_scales, tuple)
+            or not self.rotated_scales
+            or not all(_is_real(s) and 0.05 <= s <= 8.0 for s in self.rotated_scales)
+        ):
+            raise ConfigError(
+                f"EngineConfig.rotated_scales={self.rotated_scales!r}: must be a non-empty "
+                "tuple of numbers in [0.05, 8], e.g. (0.5, 1.0)"
+            )
         for name in ("calibrate", "segment", "temporal"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
@@ -134,15 +175,12 @@ class EngineConfig:
             )
 
     def _check_numbers(self) -> None:
-        if (
-            not isinstance(self.search_candidates, int)
-            or isinstance(self.search_candidates, bool)
-            or self.search_candidates < 0
-        ):
-            raise ConfigError(
-                f"EngineConfig.search_candidates={self.search_candidates!r}: must be an integer "
-                ">= 0 (0 turns appearance search off)"
-            )
+        for name in ("search_candidates", "rectify_candidates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(
+                    f"EngineConfig.{name}={value!r}: must be an integer >= 0 (0 turns it off)"
+                )
         for name in ("detection_threshold", "uniqueness_ratio", "score_threshold", "search_score"):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value <= 1.0:
@@ -159,11 +197,19 @@ class EngineConfig:
     def feature_key(self) -> str:
         """Cache key of the per-view features: changes whenever a setting they depend on does."""
         scales = "_".join(f"{s:g}".replace(".", "p") for s in self.view_scales)
+        if self.view_rotations != (0,):
+            turns = "".join(str(round(r) // 90) for r in self.view_rotations)
+            turned = "_".join(f"{s:g}".replace(".", "p") for s in self.rotated_scales)
+            scales += f"_r{turns}_q{turned}"
         threshold = f"{self.detection_threshold:g}".replace(".", "p")
-        return (
+        key = (
             f"xfeat_v{FEATURE_VERSION}_k{self.view_keypoints}_m{self.view_max_side}"
             f"_t{threshold}_s{scales}_c{int(self.calibrate)}"
         )
+        if len(key) <= _MAX_KEY:  # cache keys are at most 64 characters (gallery names.py)
+            return key
+        digest = hashlib.blake2s(key.encode(), digest_size=8).hexdigest()
+        return f"{key[: _MAX_KEY - 17]}_{digest}"
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -171,7 +217,8 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 7
+FEATURE_VERSION = 8
+_MAX_KEY = 64
 
 _POSITIVE_INTS = (
     "working_size",
@@ -185,6 +232,8 @@ _POSITIVE_INTS = (
     "min_votes",
     "ransac_iterations",
     "min_inliers",
+    "rectify_below_inliers",
+    "rectify_side",
     "accept_inliers",
     "segment_candidates",
     "trust_warp_inliers",
