@@ -26,15 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import bench_node_streams as streams
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +54,9 @@ from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.msg import InstanceDetectionArray
 from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.srv import ListInstances, RegisterInstance
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = (640, 480)
@@ -77,9 +83,12 @@ class Peer:
         self.lock = threading.Lock()
         self.arrivals: dict[Stamp, float] = {}  # stamp -> latency s
         self.diagnostics: dict[str, str] = {}
+        # The last few answers (detections, mask) by stamp, in arrival order (live J).
+        self.results: OrderedDict[Stamp, list[Any]] = OrderedDict()
         self.node.create_subscription(
             InstanceDetectionArray, "/pixret_node/detections", self._on_detections, 100
         )
+        self.node.create_subscription(Image, "/pixret_node/mask", self._on_mask, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.node)
@@ -91,6 +100,28 @@ class Peer:
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         with self.lock:
             self.arrivals[stamp] = (now - stamp[0] * 1_000_000_000 - stamp[1]) / 1e9
+            self._keep(stamp, 0, msg)
+
+    def _on_mask(self, msg: Image) -> None:
+        with self.lock:
+            self._keep((msg.header.stamp.sec, msg.header.stamp.nanosec), 1, msg)
+
+    def _keep(self, stamp: Stamp, slot: int, msg: object) -> None:
+        entry = self.results.setdefault(stamp, [None, None])
+        entry[slot] = msg
+        if all(part is not None for part in entry):
+            self.results.move_to_end(stamp)  # complete now: the newest answer
+        while len(self.results) > 30:
+            self.results.popitem(last=False)
+
+    def newest_result(self, stamps: set[Stamp]) -> tuple[Any, Any] | None:
+        """The most recently completed (detections, mask) among `stamps`, or None."""
+        with self.lock:
+            for stamp in reversed(self.results):
+                entry = self.results[stamp]
+                if stamp in stamps and all(part is not None for part in entry):
+                    return entry[0], entry[1]
+        return None
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -214,82 +245,196 @@ def register_all(peer: Peer, data: Path, count: int, *, reuse: bool) -> list[flo
     return per_view
 
 
+PROFILES = {"defaults": (), "realtime": (REPO / "config" / "pixret_realtime.yaml",)}
+
+
+def start_node(gallery: Path, extra: Sequence[Path], log: Path) -> subprocess.Popen[bytes]:
+    """pixret_node with config/pixret.yaml plus `extra` params files, over `gallery`."""
+    params = [REPO / "config" / "pixret.yaml", *extra]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args",
+             *(arg for path in params for arg in ("--params-file", str(path))),
+             "-p", f"gallery_path:={gallery}"],
+            env=node_env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def stop_node(node: subprocess.Popen[bytes]) -> int:
+    """SIGINT, as Ctrl-C; the exit status (0 = clean)."""
+    node.send_signal(signal.SIGINT)
+    try:
+        return node.wait(30)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        return -9
+
+
+def engine_alone(mode: str, gallery: Path, extra: Sequence[Path], *options: str) -> dict[str, Any]:
+    """tools/bench_engine_alone.py in a child process (no ROS in it): its JSON result."""
+    params = [REPO / "config" / "pixret.yaml", *extra]
+    command = [sys.executable, str(REPO / "tools" / "bench_engine_alone.py"), mode, str(gallery)]
+    command += [arg for path in params for arg in ("--params-file", str(path))]
+    command += options
+    print(f"bench_node: engine alone ({mode}) in a child process", file=sys.stderr)
+    done = subprocess.run(command, env=node_env(), capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"bench_node: engine alone failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def ready(peer: Peer) -> None:
+    """Wait until a freshly started node answers (it loads the gallery first)."""
+    peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request(), 900.0)
+
+
+def camera_part(
+    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path
+) -> dict[str, Any]:
+    """640x480 frames: engine alone, then the node in closed loop and as a camera."""
+    data = Path(args.data)
+    frames = [
+        to_image_msg(cv2.resize(f.image, SIZE, interpolation=cv2.INTER_AREA), "rgb8")
+        for f in read_frame_folder(data / "frames")
+    ][: args.frames]
+    gallery = work / "gallery"
+    node = start_node(gallery, extra, work / "node_camera.log")
+    results: dict[str, Any] = {"instances": args.instances, "frame": f"{SIZE[0]}x{SIZE[1]}"}
+    try:
+        ready(peer)
+        per_view = register_all(peer, data, args.instances, reuse=True)
+        if per_view:
+            results["registration_ms_per_view_p50"] = float(np.median(per_view) * 1e3)
+        options = ["--data", str(data), *(["--frames", str(args.frames)] if args.frames else [])]
+        results["engine_alone"] = engine_alone("camera", gallery, extra, *options)
+        closed_loop(peer, frames, 5)  # warm up
+        if args.closed_frames:
+            results["closed_loop"] = closed_loop(peer, frames, args.closed_frames)
+        peer.diagnostics = {}
+        results["camera"] = camera_mode(peer, frames, args.rate, args.duration)
+        results["camera"]["rate_hz"] = args.rate
+        results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
+        results["node_diagnostics"] = dict(peer.diagnostics)
+    finally:
+        results["node_exit_status"] = stop_node(node)
+    return results
+
+
+def streams_part(
+    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path
+) -> dict[str, Any]:
+    """The DAVIS streams at --stream-fps: engine alone (offline J) and the node (live J)."""
+    folder = Path(args.streams)
+    gallery = work / "streams_gallery"
+    if not gallery.is_dir():
+        shutil.copytree(folder / "gallery", gallery)  # the engine writes caches into it
+    gt = streams.load(folder)
+    chosen = streams.streams_of(gt, args.streams_limit)
+    node = start_node(gallery, extra, work / "node_streams.log")
+    results: dict[str, Any] = {"streams": list(chosen), "fps": args.stream_fps}
+    try:
+        ready(peer)
+        limit = ["--streams-limit", str(args.streams_limit)] if args.streams_limit else []
+        results["engine_alone"] = engine_alone(
+            "streams", gallery, extra, "--streams", str(folder), *limit
+        )
+        results["node"] = streams.node_live(peer, folder, chosen, gt, args.stream_fps)
+        results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
+    finally:
+        results["node_exit_status"] = stop_node(node)
+    return results
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The issue-10 ratios of each profile, one block each."""
+    lines = []
+    for name, part in results["profiles"].items():
+        lines.append(f"== {name}")
+        cam = part.get("camera_mode")
+        if cam:
+            alone, live = cam["engine_alone"], cam["camera"]
+            lines.append(
+                f"camera {live['rate_hz']:g} Hz: engine alone {alone['rate_hz']:.1f} fps "
+                f"p50/p95 {alone['latency_ms_p50']:.0f}/{alone['latency_ms_p95']:.0f} ms | node "
+                f"{live['achieved_hz']:.1f} fps ({live['achieved_hz'] / alone['rate_hz']:.2f}x) "
+                f"p50/p95 {live['latency_ms_p50']:.0f}/{live['latency_ms_p95']:.0f} ms "
+                f"(p95 {live['latency_ms_p95'] / alone['latency_ms_p95']:.2f}x), engine_ms p50 "
+                f"{cam['node_diagnostics'].get('engine_ms_p50', '?')}, "
+                f"RSS {cam['node_rss_mb']:.0f} MB"
+            )
+            closed = cam.get("closed_loop")
+            if closed:
+                lines.append(
+                    f"closed loop: {closed['achieved_hz']:.1f} fps p50/p95 "
+                    f"{closed['latency_ms_p50']:.0f}/{closed['latency_ms_p95']:.0f} ms "
+                    f"(p95/p50 {closed['latency_ms_p95'] / closed['latency_ms_p50']:.2f})"
+                )
+        st = part.get("streams")
+        if st:
+            alone, live = st["engine_alone"], st["node"]
+            lines.append(
+                f"streams {st['fps']:g} fps: engine alone {alone['rate_hz']:.1f} fps J "
+                f"{alone['J']:.3f} | node answered {100 * live['answered_share']:.0f} % p50/p95 "
+                f"{live['latency_ms_p50'] or float('nan'):.0f}/"
+                f"{live['latency_ms_p95'] or float('nan'):.0f} ms, live J {live['live_J']:.3f} "
+                f"(J gap {alone['J'] - live['live_J']:+.3f}), RSS {st['node_rss_mb']:.0f} MB"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one table (and --json)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--streams", default=str(REPO.parent / "shared" / "data" / "streams"))
     parser.add_argument("--instances", type=int, default=50)
+    parser.add_argument("--frames", type=int, default=None, help="at most this many frames")
     parser.add_argument("--rate", type=float, default=30.0, help="camera mode frame rate, Hz")
     parser.add_argument("--duration", type=float, default=30.0, help="camera mode seconds")
     parser.add_argument("--closed-frames", type=int, default=50, help="0 skips closed loop")
-    parser.add_argument("--work", default=None, help="work folder (default: a temp folder)")
+    parser.add_argument("--stream-fps", type=float, default=24.0)
+    parser.add_argument("--streams-limit", type=int, default=None, help="first N streams only")
     parser.add_argument(
-        "--reuse-gallery",
+        "--profile", choices=[*PROFILES, "both"], default="both", help="node params profile"
+    )
+    parser.add_argument("--only", choices=["camera", "streams", "both"], default="both")
+    parser.add_argument(
+        "--quick",
         action="store_true",
-        help="keep the instances already in WORK/gallery (and their feature caches): skips "
-        "registration on a rerun with the same --work",
+        help="a short run: 12 instances, 24 frames, 8 s camera, 15 closed-loop frames, 2 streams",
     )
     parser.add_argument(
-        "--params-file",
-        action="append",
-        default=[],
-        help="another node params file loaded after config/pixret.yaml (repeatable), e.g. "
-        "config/pixret_realtime.yaml for the realtime profile",
-    )
+        "--work", default=None, help="work folder (default: a temp folder); galleries and their "
+        "feature caches are kept there, so a rerun with the same --work skips registration",
+    )  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "frames").is_dir():
-        print(f"bench_node: {data}/frames not found; give --data (the dev set folder)")
+    if args.quick:
+        args.instances, args.frames, args.duration = 12, 24, 8.0
+        args.closed_frames, args.streams_limit = 15, 2
+    if not (Path(args.data) / "frames").is_dir():
+        print(f"bench_node: {args.data}/frames not found; give --data (the dev set folder)")
         return 1
     work = Path(args.work or tempfile.mkdtemp(prefix="pixret_bench_node_"))
     work.mkdir(parents=True, exist_ok=True)
-    frames = [
-        to_image_msg(cv2.resize(f.image, SIZE, interpolation=cv2.INTER_AREA), "rgb8")
-        for f in read_frame_folder(data / "frames")
-    ]
-    log = (work / "node.log").open("wb")
-    params = [str(REPO / "config" / "pixret.yaml"), *args.params_file]
-    node = subprocess.Popen(
-        [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args",
-         *(arg for path in params for arg in ("--params-file", path)),
-         "-p", f"gallery_path:={work / 'gallery'}"],
-        env=node_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    profiles = list(PROFILES) if args.profile == "both" else [args.profile]
+    results: dict[str, Any] = {"work": str(work), "profiles": {}}
     peer = Peer()
-    results: dict[str, Any] = {
-        "instances": args.instances,
-        "frame": f"{SIZE[0]}x{SIZE[1]}",
-        "params_files": params,
-    }
     try:
-        # A node loads (and on a cold cache computes) the gallery's features before serving.
-        peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request(), 900.0)
-        per_view = register_all(peer, data, args.instances, reuse=args.reuse_gallery)
-        if per_view:
-            results["registration_ms_per_view_p50"] = float(np.median(per_view) * 1e3)
-        closed_loop(peer, frames, 5)  # warm up
-        if args.closed_frames:
-            results["closed_loop"] = closed_loop(peer, frames, args.closed_frames)
-        results["camera"] = camera_mode(peer, frames, args.rate, args.duration)
-        results["camera"]["rate_hz"] = args.rate
-        results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
-        results["node_diagnostics"] = diagnostics = dict(peer.diagnostics)
-        if diagnostics:  # what the node adds to the engine's own time, and transport
-            results["node_overhead_ms_p50"] = float(diagnostics["latency_ms_p50"]) - float(
-                diagnostics["engine_ms_p50"]
-            )
-            results["stamp_to_node_ms_p50"] = float(diagnostics["stamp_age_ms_p50"]) - float(
-                diagnostics["latency_ms_p50"]
-            )
+        for name in profiles:
+            part: dict[str, Any] = {}
+            results["profiles"][name] = part
+            if args.only in ("camera", "both"):
+                part["camera_mode"] = camera_part(peer, args, PROFILES[name], work)
+            if args.only in ("streams", "both"):
+                part["streams"] = streams_part(peer, args, PROFILES[name], work)
     finally:
         peer.close()
-        node.send_signal(signal.SIGINT)
-        results["node_exit_status"] = node.wait(30)
-        log.close()
     print(json.dumps(results, indent=1))
+    print(summary(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -1,12 +1,13 @@
 """pixret_node: the ROS face of the engine (DESIGN section 3). A thin adapter, no vision here.
 
-Concurrency (why it is shaped like this): image callbacks only drop the message into a
-one-message slot (the newest wins, older ones count as dropped) and wake the processing
-callback through a guard condition; processing runs in its own callback group, services in
-another, timers in a third, all on a MultiThreadedExecutor. So a slow frame never queues
-frames up, and a registration never waits for a queue of frames. The engine itself is used
-under one lock (process and sync never overlap); services write through their own Gallery
-object, atomically, then sync the engine.
+Concurrency (why it is shaped like this): image callbacks only drop the message, undecoded,
+into a one-message slot (the newest wins, older ones count as dropped). The engine runs on
+its own thread (ros/frame_worker.py), outside the executor: it waits on the slot, decodes
+and processes the newest frame and publishes the results, and syncs the gallery between
+frames. So a slow frame never queues frames up, the executor's Python overhead never sits
+between two frames, and the node works in any executor (a user's, next to a camera driver:
+see `submit_frame`). The engine is used under one lock (process and sync never overlap);
+services write through their own Gallery object, atomically, then sync the engine.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -39,13 +40,13 @@ from pixret_ros.ros import params
 from pixret_ros.ros.convert import (
     ConversionError,
     any_to_rgb,
-    compressed_to_rgb,
     image_to_rgb,
     mask_from_image,
     to_image_msg,
 )
 from pixret_ros.ros.diagnostics import HealthSettings, NodeHealth
-from pixret_ros.ros.latest import LatestSlot
+from pixret_ros.ros.frame_worker import FrameWorker
+from pixret_ros.ros.latest import Arrival, LatestSlot
 from pixret_ros.ros.markers import markers_for
 from pixret_ros.ros.register_camera import mask_msg, register_from_frame
 from pixret_ros.ros.stats import FrameStats
@@ -64,6 +65,7 @@ _Answer = TypeVar(
     "_Answer", RegisterInstance.Response, RemoveInstance.Response, RegisterFromCamera.Response
 )
 _NO_HOMOGRAPHY = [0.0] * 9
+_SYNC_WAIT_S = 300.0  # a service waits this long for the engine to load a registration
 
 
 def detection_msgs(detections: Sequence[Detection]) -> list[InstanceDetection]:
@@ -112,10 +114,10 @@ class PixretNode(Node):
         )
         self._process = psutil.Process()
 
+        # Groups matter only in a multi-threaded executor (a user's): frames are never held
+        # up by a service call there, and the diagnostics never wait for either.
         inputs = MutuallyExclusiveCallbackGroup()
-        processing = MutuallyExclusiveCallbackGroup()
         services = MutuallyExclusiveCallbackGroup()
-        timers = MutuallyExclusiveCallbackGroup()  # gallery sync
 
         reliability = {
             "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -126,13 +128,14 @@ class PixretNode(Node):
             depth=self._settings.qos_depth,
             reliability=reliability,
         )
-        self.create_subscription(Image, "image", self._on_frame, image_qos, callback_group=inputs)
+        self.create_subscription(
+            Image, "image", self.submit_frame, image_qos, callback_group=inputs
+        )
         if self._settings.compressed_input:
             self.create_subscription(
-                CompressedImage, "image/compressed", self._on_frame, image_qos,
+                CompressedImage, "image/compressed", self.submit_frame, image_qos,
                 callback_group=inputs,
             )  # fmt: skip
-        self._wake = self.create_guard_condition(self._process_newest, processing)
 
         self._detections_pub = self.create_publisher(InstanceDetectionArray, "~/detections", 10)
         self._mask_pub = self.create_publisher(Image, "~/mask", 5)
@@ -155,12 +158,19 @@ class PixretNode(Node):
             self._on_register_from_camera,
             callback_group=services,
         )
-        self.create_timer(self._settings.sync_period, self._sync, callback_group=timers)
         self.create_timer(
             self._settings.diagnostics_period,
             self._publish_diagnostics,
             callback_group=MutuallyExclusiveCallbackGroup(),  # never waits for a sync
         )
+        self._worker = FrameWorker(
+            self._slot,
+            self._process_arrival,
+            self._sync,
+            self._settings.sync_period,
+            on_error=self._worker_failed,
+        )
+        self._worker.start()
         self.get_logger().info(
             f"ready: gallery {path} ({self._instances} instance(s)), "
             f"input {self.resolve_topic_name('image')}"
@@ -181,19 +191,20 @@ class PixretNode(Node):
 
     # --- frames -----------------------------------------------------------------------------
 
-    def _on_frame(self, msg: Image | CompressedImage) -> None:
-        """Keep only the newest frame and wake the processing callback (which may be busy)."""
+    def submit_frame(self, msg: Image | CompressedImage) -> None:
+        """Hand a camera frame to the engine thread (the newest wins); returns at once.
+
+        The image subscriptions call this; so may a camera driver in the same process, for a
+        hand-off without DDS (rclpy has no intra-process transport): the message object
+        itself is passed, decoded only if the engine takes it.
+        """
         self._stats.received()
         self._health.arrived(msg.header.stamp)
         self._last_frame = msg
         self._slot.put(msg)
-        self._wake.trigger()
 
-    def _process_newest(self) -> None:
-        """Process the newest frame, if any; re-wake itself when another arrived meanwhile."""
-        arrival = self._slot.take()
-        if arrival is None:
-            return
+    def _process_arrival(self, arrival: Arrival[Image | CompressedImage]) -> None:
+        """Process one frame on the engine thread; errors are counted and logged, never raised."""
         try:
             self._process_frame(arrival.message, arrival.received)
         except PixretError as err:
@@ -207,17 +218,15 @@ class PixretNode(Node):
                 f"frame skipped, unexpected error:\n{traceback.format_exc()}",
                 throttle_duration_sec=5.0,
             )
-        finally:
-            if self._slot.pending() and self.context.ok():
-                self._wake.trigger()
+
+    def _worker_failed(self, err: BaseException) -> None:
+        if self.context.ok():
+            self.get_logger().error(f"engine thread: {err!r}", throttle_duration_sec=5.0)
 
     def _process_frame(self, msg: Image | CompressedImage, received: float) -> None:
         settings = self._settings
         try:
-            if isinstance(msg, CompressedImage):
-                frame = compressed_to_rgb(msg, settings.max_image_pixels)
-            else:
-                frame = image_to_rgb(msg, settings.max_image_pixels)
+            frame = any_to_rgb(msg, settings.max_image_pixels)
         except ConversionError as err:
             self._stats.refused()
             self.get_logger().warning(f"frame refused: {err}", throttle_duration_sec=5.0)
@@ -252,7 +261,11 @@ class PixretNode(Node):
     # --- gallery ----------------------------------------------------------------------------
 
     def _sync(self) -> None:
-        """Pick up registrations made by other nodes sharing the gallery folder."""
+        """Pick up registrations made by other nodes sharing the gallery folder.
+
+        Runs on the engine thread between frames (every sync_period s): a stat of each
+        instance folder, no waiting for the engine lock while a frame is processed.
+        """
         if self._sync_engine():
             self.get_logger().info(f"gallery changed on disk: {self._instances} instance(s)")
 
@@ -284,7 +297,9 @@ class PixretNode(Node):
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self.get_logger().error(traceback.format_exc())
             return self._refuse(response, f"register {request.name!r} failed: {err!r}")
-        self._sync_engine()  # live at once here; other nodes pick it up by their timer
+        # Live at once here (the engine thread loads it between two frames); other nodes pick
+        # it up at their next sync.
+        self._worker.chore_now(_SYNC_WAIT_S)
         response.success = True
         response.message = f"registered {request.name!r}: {response.num_views} view(s)"
         self.get_logger().info(response.message)
@@ -349,7 +364,7 @@ class PixretNode(Node):
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self.get_logger().error(traceback.format_exc())
             return self._refuse(response, f"register {request.name!r} failed: {err!r}")
-        self._sync_engine()
+        self._worker.chore_now(_SYNC_WAIT_S)
         response.success, response.message = True, done.message
         response.num_views, response.mask = done.num_views, mask_msg(done.mask, msg.header)
         if self._debug_pub.get_subscription_count() > 0:  # show what was learned
@@ -367,7 +382,7 @@ class PixretNode(Node):
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self.get_logger().error(traceback.format_exc())
             return self._refuse(response, f"remove {request.name!r} failed: {err!r}")
-        self._sync_engine()
+        self._worker.chore_now(_SYNC_WAIT_S)
         response.success = True
         response.message = f"removed {request.name!r}"
         self.get_logger().info(response.message)
@@ -392,6 +407,12 @@ class PixretNode(Node):
         self.get_logger().warning(message)
         return response
 
+    def destroy_node(self) -> None:
+        """Stop the engine thread (after its current frame) before the publishers go."""
+        if not self._worker.stop():
+            self.get_logger().warning("engine thread still busy at shutdown")
+        super().destroy_node()
+
     # --- diagnostics ------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
@@ -414,7 +435,7 @@ def main(args: list[str] | None = None) -> int:
         print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         return 1
     node: PixretNode | None = None
-    executor = MultiThreadedExecutor(num_threads=5)
+    executor = SingleThreadedExecutor()  # callbacks are short: the engine has its own thread
     status = 0
     try:
         node = PixretNode()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 
-from pixret_ros.ros.latest import LatestSlot
+from pixret_ros.ros.frame_worker import FrameWorker
+from pixret_ros.ros.latest import Arrival, LatestSlot
 from pixret_ros.ros.stats import FrameStats
 
 
@@ -67,3 +69,40 @@ def test_stats_report_rates_percentiles_and_reset_the_window() -> None:
     assert second.frames_processed == 100  # totals stay
     assert second.processed_rate_hz == 0.0  # the window restarted
     assert math.isnan(second.latency_ms_p50)
+
+
+def test_slot_wait_wakes_on_put_and_on_close() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.wait(0.01) is None  # times out empty
+    threading.Timer(0.05, slot.put, args=(7,)).start()
+    arrival = slot.wait(5.0)
+    assert arrival is not None
+    assert arrival.message == 7
+    threading.Timer(0.05, slot.close).start()
+    assert slot.wait(5.0) is None
+    assert slot.closed
+
+
+def test_worker_processes_newest_runs_chores_and_stops() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    handled: list[int] = []
+    chores: list[float] = []
+    errors: list[BaseException] = []
+
+    def handle(arrival: Arrival[int]) -> None:
+        if arrival.message < 0:
+            raise ValueError("bad frame")
+        handled.append(arrival.message)
+
+    worker = FrameWorker(slot, handle, lambda: chores.append(1.0), 0.02, on_error=errors.append)
+    worker.start()
+    slot.put(-1)  # an error must not end the thread
+    time.sleep(0.1)
+    slot.put(1)
+    deadline = time.monotonic() + 5.0
+    while (not handled or len(chores) < 2) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.stop(5.0)
+    assert handled == [1]
+    assert len(chores) >= 2
+    assert [str(e) for e in errors] == ["bad frame"]
