@@ -140,12 +140,14 @@ def stream_mode(config: Mapping[str, object], *, temporal: bool | None, streams_
     """Whether the engine runs in stream mode: the run's choice, else its config's, else streams.
 
     Why streams default to on: the node runs stream mode on its camera, and offline numbers
-    must be the node's; single photos are unrelated, so state must not carry between them.
+    must be the node's; single photos are unrelated, so state must not carry between them:
+    a config's `temporal: true` (the node's params file: one stream per camera) turns it on
+    for streams only, the run's --temporal on anything.
     """
     if temporal is not None:
         return temporal
     if "temporal" in config:
-        return bool(config["temporal"])
+        return bool(config["temporal"]) and streams_run
     return streams_run
 
 

@@ -30,6 +30,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from pixret_ros.engine import Gallery, PixelRetriever
@@ -50,6 +51,7 @@ from pixret_ros.ros.latest import Arrival, LatestSlot
 from pixret_ros.ros.markers import markers_for
 from pixret_ros.ros.register_camera import mask_msg, register_from_frame
 from pixret_ros.ros.stats import FrameStats
+from pixret_ros.ros.stream_reset import StreamResetRule
 from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ class PixretNode(Node):
         self._slot: LatestSlot[Image | CompressedImage] = LatestSlot()
         self._last_frame: Image | CompressedImage | None = None  # ~/register_from_camera's
         self._stats = FrameStats()
+        self._stream_rule = StreamResetRule()  # used on the engine thread only
+        self._stream_resets = 0
         self._health = NodeHealth(
             self.get_name(),
             self.get_fully_qualified_name(),
@@ -157,6 +161,9 @@ class PixretNode(Node):
             "~/register_from_camera",
             self._on_register_from_camera,
             callback_group=services,
+        )
+        self.create_service(
+            Trigger, "~/reset_tracks", self._on_reset_tracks, callback_group=services
         )
         self.create_timer(
             self._settings.diagnostics_period,
@@ -231,14 +238,18 @@ class PixretNode(Node):
             self._stats.refused()
             self.get_logger().warning(f"frame refused: {err}", throttle_duration_sec=5.0)
             return
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        size = (frame.shape[1], frame.shape[0])
+        new_stream = self._stream_rule.check(stamp, size, settings.stream_gap_reset)
         with self._engine_lock:
+            if new_stream is not None:
+                self._reset_stream_locked(new_stream)
             detections = self._retriever.process(frame)
             engine_ms = self._retriever.last_timings.get("total", math.nan)
         kept = [d for d in detections if d.score >= settings.score_threshold]
         kept = kept[: settings.max_detections]
         self._publish(msg.header, frame, kept, debug=settings.publish_debug_image)
         now = self.get_clock().now().nanoseconds
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         self._stats.processed(
             latency_ms=(time.monotonic() - received) * 1e3,
             age_ms=(now - stamp) / 1e6,
@@ -257,6 +268,22 @@ class PixretNode(Node):
             self._mask_pub.publish(to_image_msg(labels, "mono16", header))
         if debug and self._debug_pub.get_subscription_count() > 0:
             self._debug_pub.publish(to_image_msg(overlay(frame, kept), "rgb8", header))
+
+    def _reset_stream_locked(self, reason: str) -> None:
+        """Forget the engine's stream state (tracks); the caller holds the engine lock."""
+        self._retriever.reset_stream()
+        self._stream_resets += 1
+        self.get_logger().info(f"stream state reset: {reason}", throttle_duration_sec=2.0)
+
+    def _on_reset_tracks(
+        self, _request: Trigger.Request, response: Trigger.Response
+    ) -> Trigger.Response:
+        """~/reset_tracks: the next frame is searched from scratch (after the current one)."""
+        with self._engine_lock:
+            self._reset_stream_locked("~/reset_tracks called")
+        response.success = True
+        response.message = "stream state reset: the next frame is searched from scratch"
+        return response
 
     # --- gallery ----------------------------------------------------------------------------
 
@@ -420,6 +447,7 @@ class PixretNode(Node):
         extra = {
             "dropped_frames": str(self._slot.dropped),
             "instances": str(self._instances),
+            "stream_resets": str(self._stream_resets),
             "rss_mb": f"{self._process.memory_info().rss / 2**20:.0f}",
         }
         array = DiagnosticArray(status=self._health.statuses(self._stats.report(), extra))

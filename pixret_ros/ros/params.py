@@ -107,11 +107,26 @@ SPECS: tuple[ParamSpec, ...] = (
         low=1,
         high=1000,
     ),
+    # On here, although EngineConfig.temporal is off: a node's input is one camera stream,
+    # while the engine API (and the evaluator's single photos) also see unrelated photos,
+    # between which no state may carry. The node resets the stream on a time jump, a new
+    # frame size or ~/reset_tracks (ros/stream_reset.py).
     ParamSpec(
         "temporal",
-        default=_ENGINE_DEFAULTS.temporal,
-        description="stream mode: reuse the previous frame's result (engine temporal)",
+        default=True,
+        description="stream mode: follow what was found from frame to frame (engine temporal); "
+        "one stream per camera",
         dynamic=False,
+    ),
+    ParamSpec(
+        "stream_gap_reset",
+        1.0,
+        "forget the stream state when two frames' header stamps are more than this many "
+        "seconds apart (a paused or looped bag); 0: only stamps going backwards and a new "
+        "frame size reset it",
+        dynamic=True,
+        low=0.0,
+        high=3600.0,
     ),
     ParamSpec(
         "publish_debug_image",
@@ -217,6 +232,7 @@ class NodeSettings:
     score_threshold: float
     max_detections: int
     temporal: bool
+    stream_gap_reset: float
     publish_debug_image: bool
     publish_markers: bool
     compressed_input: bool

@@ -293,3 +293,6 @@ def test_stream_mode_defaults_on_for_streams_and_obeys_the_run() -> None:
         stream_mode({"temporal": True}, temporal=False, streams_run=True) is False
     )  # --no-temporal
     assert stream_mode({}, temporal=True, streams_run=False) is True  # --temporal
+    # The node's params file turns it on for its camera stream, never for single photos.
+    assert stream_mode({"temporal": True}, temporal=None, streams_run=True) is True
+    assert stream_mode({"temporal": True}, temporal=None, streams_run=False) is False

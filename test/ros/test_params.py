@@ -56,7 +56,9 @@ def test_engine_parameters_follow_engine_config() -> None:
         assert len(spec.description) > 10, f"{name}: description taken from EngineConfig docs"
     node_defaults = {spec.name: spec.default for spec in params.SPECS}
     assert node_defaults["score_threshold"] == EngineConfig().score_threshold
-    assert node_defaults["temporal"] == EngineConfig().temporal
+    # Stream mode is on for the node (one stream per camera), off for the engine's photos.
+    assert node_defaults["temporal"] is True
+    assert EngineConfig().temporal is False
 
 
 def test_descriptors_carry_type_description_and_range() -> None:
