@@ -49,6 +49,7 @@ from pixret_ros.ros.diagnostics import HealthSettings, NodeHealth
 from pixret_ros.ros.frame_worker import FrameWorker
 from pixret_ros.ros.latest import Arrival, LatestSlot
 from pixret_ros.ros.markers import markers_for
+from pixret_ros.ros.optional_publisher import OptionalPublisher
 from pixret_ros.ros.register_camera import mask_msg, register_from_frame
 from pixret_ros.ros.stats import FrameStats
 from pixret_ros.ros.stream_reset import StreamResetRule
@@ -143,7 +144,8 @@ class PixretNode(Node):
 
         self._detections_pub = self.create_publisher(InstanceDetectionArray, "~/detections", 10)
         self._mask_pub = self.create_publisher(Image, "~/mask", 5)
-        self._debug_pub = self.create_publisher(Image, "~/debug_image", 5)
+        self._debug_pub = OptionalPublisher(self, Image, "~/debug_image", 5)
+        self._debug_pub.enable(self._settings.publish_debug_image)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 5)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
@@ -194,6 +196,7 @@ class PixretNode(Node):
         ours = {p.name: p.value for p in changes if p.name in self._settings.__dataclass_fields__}
         if ours:
             self._settings = self._settings.updated(ours)
+            self._debug_pub.enable(self._settings.publish_debug_image)
             self.get_logger().info(f"parameters changed: {ours}")
 
     # --- frames -----------------------------------------------------------------------------
@@ -248,7 +251,7 @@ class PixretNode(Node):
             engine_ms = self._retriever.last_timings.get("total", math.nan)
         kept = [d for d in detections if d.score >= settings.score_threshold]
         kept = kept[: settings.max_detections]
-        self._publish(msg.header, frame, kept, debug=settings.publish_debug_image)
+        self._publish(msg.header, frame, kept)
         now = self.get_clock().now().nanoseconds
         self._stats.processed(
             latency_ms=(time.monotonic() - received) * 1e3,
@@ -256,9 +259,7 @@ class PixretNode(Node):
             engine_ms=engine_ms,
         )
 
-    def _publish(
-        self, header: Header, frame: RGBImage, kept: Sequence[Detection], *, debug: bool
-    ) -> None:
+    def _publish(self, header: Header, frame: RGBImage, kept: Sequence[Detection]) -> None:
         array = InstanceDetectionArray(header=header, detections=detection_msgs(kept))
         self._detections_pub.publish(array)
         if self._settings.publish_markers and self._markers_pub.get_subscription_count() > 0:
@@ -266,8 +267,7 @@ class PixretNode(Node):
         if self._mask_pub.get_subscription_count() > 0:
             labels = label_image(kept, (frame.shape[0], frame.shape[1]))
             self._mask_pub.publish(to_image_msg(labels, "mono16", header))
-        if debug and self._debug_pub.get_subscription_count() > 0:
-            self._debug_pub.publish(to_image_msg(overlay(frame, kept), "rgb8", header))
+        self._debug_pub.publish(lambda: to_image_msg(overlay(frame, kept), "rgb8", header))
 
     def _reset_stream_locked(self, reason: str) -> None:
         """Forget the engine's stream state (tracks); the caller holds the engine lock."""
@@ -394,8 +394,8 @@ class PixretNode(Node):
         self._worker.chore_now(_SYNC_WAIT_S)
         response.success, response.message = True, done.message
         response.num_views, response.mask = done.num_views, mask_msg(done.mask, msg.header)
-        if self._debug_pub.get_subscription_count() > 0:  # show what was learned
-            self._debug_pub.publish(to_image_msg(done.overlay, "rgb8", msg.header))
+        # Show what was learned (while publish_debug_image is on; the mask is in the answer).
+        self._debug_pub.publish(lambda: to_image_msg(done.overlay, "rgb8", msg.header))
         self.get_logger().info(done.message)
         return response
 

@@ -131,7 +131,8 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "publish_debug_image",
         default=False,
-        description="publish ~/debug_image (overlay of masks and boxes) while someone subscribes",
+        description="advertise ~/debug_image (overlay of masks and boxes, and of what "
+        "register_from_camera learned) and draw it while someone subscribes",
         dynamic=True,
     ),
     ParamSpec(

@@ -276,6 +276,33 @@ def test_debug_image_when_enabled_and_subscribed(
     assert not np.array_equal(overlay, frame), "the overlay drew nothing"
 
 
+def _advertised(ros_peer: RosPeer, node: NodeProcess) -> set[str]:
+    """The topics `node` publishes, as the ROS graph lists them."""
+    namespace, name = node.name.rsplit("/", 1)
+    listed = ros_peer.node.get_publisher_names_and_types_by_node(name, namespace or "/")
+    return {topic for topic, _ in listed}
+
+
+def test_debug_image_advertised_only_while_enabled(
+    ros_peer: RosPeer, shared_node: NodeProcess
+) -> None:
+    """publish_debug_image creates ~/debug_image when turned on and destroys it when off."""
+    topic = f"{shared_node.name}/debug_image"
+
+    def advertised() -> bool:
+        topics = _advertised(ros_peer, shared_node)
+        assert f"{shared_node.name}/detections" in topics, topics  # the node is listed
+        return topic in topics and ros_peer.node.count_publishers(topic) == 1
+
+    assert wait_for(lambda: not advertised(), 10.0), "advertised while publish_debug_image off"
+    assert _set(ros_peer, shared_node, "publish_debug_image", value=True).successful
+    try:
+        assert wait_for(advertised, 10.0), "not advertised after publish_debug_image on"
+    finally:
+        assert _set(ros_peer, shared_node, "publish_debug_image", value=False).successful
+    assert wait_for(lambda: not advertised(), 10.0), "still advertised after turning it off"
+
+
 def _collect_diagnostics(ros_peer: RosPeer, node: NodeProcess) -> list[Any]:
     """Subscribe /diagnostics; the returned list fills with `node`'s statuses as they arrive."""
     statuses: list[Any] = []

@@ -45,7 +45,10 @@ CAT_AT = {"cat": (300.0, 250.0, 0.9, 0.0)}  # centre x, y, scale, degrees
 def node(ros_peer: RosPeer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     folder = tmp_path_factory.mktemp("register_camera")
     started = launch_node(
-        folder / "gallery", folder / "node.log", namespace=f"/regcam_{os.getpid()}"
+        folder / "gallery",
+        folder / "node.log",
+        namespace=f"/regcam_{os.getpid()}",
+        params={"publish_debug_image": True},  # the overlay of what was learned
     )
     try:
         ros_peer.wait_ready(started)
