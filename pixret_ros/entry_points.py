@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = "pixret_ros"
 
 ENTRY_POINTS: dict[str, str] = {
-    "pixret_node": "pixret_ros.ros.node:main",
+    "pixret_node": "pixret_ros.ros.node_process:main",  # signals first, then imports
     "pixret": "pixret_ros.ros.cli:main",
     "pixret-eval": "pixret_ros.evaluation.cli:main",
 }

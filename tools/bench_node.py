@@ -253,7 +253,7 @@ def start_node(gallery: Path, extra: Sequence[Path], log: Path) -> subprocess.Po
     params = [REPO / "config" / "pixret.yaml", *extra]
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "pixret_ros.ros.node", "--ros-args",
+            [sys.executable, "-m", "pixret_ros.ros.node_process", "--ros-args",
              *(arg for path in params for arg in ("--params-file", str(path))),
              "-p", f"gallery_path:={gallery}"],
             env=node_env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

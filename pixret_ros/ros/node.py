@@ -37,7 +37,7 @@ from pixret_ros.engine import Gallery, PixelRetriever
 from pixret_ros.engine.errors import GalleryError, PixretError
 from pixret_ros.engine.render import label_image, overlay
 from pixret_ros.msg import InstanceDetection, InstanceDetectionArray
-from pixret_ros.ros import params
+from pixret_ros.ros import node_process, params
 from pixret_ros.ros.convert import (
     ConversionError,
     any_to_rgb,
@@ -456,7 +456,11 @@ class PixretNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run pixret_node until Ctrl-C or shutdown (shape of ros2/demos talker)."""
+    """Run pixret_node until Ctrl-C, SIGTERM or shutdown (shape of ros2/demos talker).
+
+    Start it through node_process.main (the console script does), whose signal handlers make
+    every stop clean.
+    """
     try:
         rclpy.init(args=args)
     except RuntimeError as err:  # rcl rejects the --ros-args (bad remap, params file...)
@@ -475,6 +479,7 @@ def main(args: list[str] | None = None) -> int:
         print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         status = 1
     finally:
+        node_process.stopping()  # a second signal must not interrupt the teardown
         executor.shutdown()
         if node is not None:
             node.destroy_node()
@@ -483,4 +488,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(node_process.main())

@@ -1,6 +1,6 @@
 """Test harness for the ROS tests: a real pixret_node process, a real ROS peer, photo scenes.
 
-`launch_node(...)` starts `python -m pixret_ros.ros.node` as a separate process (DDS on
+`launch_node(...)` starts `python -m pixret_ros.ros.node_process` as a separate process (DDS on
 loopback, the run's ROS_DOMAIN_ID, the shared-memory Fast DDS profile), waits until its
 services answer, and on `stop()` sends SIGINT and checks for a clean exit. `ros_peer` is
 an rclpy node in the test process, spun in a background thread, that publishes frames,
@@ -176,7 +176,7 @@ def launch_node(
 ) -> NodeProcess:
     """Start pixret_node with config/pixret.yaml plus `params`; do not wait for it.
 
-    `command` replaces `python -m pixret_ros.ros.node` (e.g. by an installed launcher).
+    `command` replaces `python -m pixret_ros.ros.node_process` (e.g. by an installed launcher).
     """
     args = ["--ros-args", "--params-file", str(PARAMS_FILE), "-p", f"gallery_path:={gallery}"]
     for key, value in (params or {}).items():
@@ -187,7 +187,7 @@ def launch_node(
         args += ["-r", f"__ns:={prefix}"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*(command or [sys.executable, "-m", "pixret_ros.ros.node"]), *args],
+            [*(command or [sys.executable, "-m", "pixret_ros.ros.node_process"]), *args],
             env=dds_env(),
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -72,7 +72,7 @@ def test_node_executable_and_name_exist(tree: ast.Module) -> None:
     fields = {k: _keyword(node, k) for k in ("package", "executable", "name")}
     values = {k: v.value for k, v in fields.items() if isinstance(v, ast.Constant)}
     assert values == {"package": "pixret_ros", "executable": "pixret_node", "name": NODE_NAME}
-    assert ENTRY_POINTS["pixret_node"] == "pixret_ros.ros.node:main"
+    assert ENTRY_POINTS["pixret_node"] == "pixret_ros.ros.node_process:main"
     cmake = (REPO / "CMakeLists.txt").read_text()
     foreach = re.search(r"foreach\(entry ([^)]*)\)", cmake)
     assert foreach is not None
