@@ -10,6 +10,7 @@ propagation (flow + correction on the frame's appearance) alone.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -18,11 +19,12 @@ from engine_scenes import iou
 from pixret_ros.engine import EngineConfig
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance
 from pixret_ros.engine.features import FeatureExtractor
+from pixret_ros.engine.stream_memory import StreamMemory, frame_model
 from pixret_ros.engine.track import Fit, Tracker
 from pixret_ros.evaluation import demo_data, demo_scenes, demo_sources
 
 ROCKET = "rocket"
-FIRST, LAST = 12, 32  # frames where the rocket climbs fully in view, unoccluded
+FIRST, LAST = 12, 28  # frames where the rocket climbs fully in view, unoccluded
 
 
 @functools.cache
@@ -72,9 +74,9 @@ def _run(order: list[int]) -> list[tuple[int, float | None]]:
 
 def test_propagation_follows_the_climbing_rocket() -> None:
     # The rocket moves about 15 working pixels a frame and grows; the first mask left where
-    # it was keeps IoU 0 after a few frames. Flow plus correction must follow it: the floor
-    # is a mask good enough to count as found (IoU 0.5, the detection criterion) in every
-    # frame and 0.7 on average, below what it measured (mean 0.8+) to leave room for noise.
+    # it was overlaps the last truth by IoU < 0.2. Flow plus correction must follow it: the
+    # floor is a mask good enough to count as found (IoU 0.5, the detection criterion) in
+    # every frame and 0.7 on average; measured: 0.81-0.92, mean 0.87 (room for noise).
     result = _run(list(range(FIRST, LAST + 1)))
     ious = [value for _, value in result]
     assert all(value is not None for value in ious), result
@@ -87,7 +89,7 @@ def test_propagation_follows_the_climbing_rocket() -> None:
 
 def test_track_ends_when_the_object_leaves() -> None:
     # Played backwards, the rocket sinks out of the bottom of the frame (gone before frame 8).
-    result = _run(list(range(22, -1, -1)))
+    result = _run(list(range(16, -1, -1)))
     gone = [t for t, value in result if t < 8]
     assert gone
     assert all(value is None for t, value in result if t < 8), result  # no ghost
@@ -108,3 +110,22 @@ def test_reset_forgets_tracks_and_memory() -> None:
     assert not tracker.memory.seen(0)
     image, _ = _sky()[FIRST + 1]
     assert tracker.step(image, extractor.extract(image), {}, lambda _: models) == {}
+
+
+def test_stream_memory_is_bounded_and_spread_over_time() -> None:
+    extractor, _ = _models()
+    image, truth = _sky()[FIRST]
+    model = frame_model(image, np.asarray(extractor.extract(image).dense), truth)
+    assert model is not None
+    assert frame_model(image, np.asarray(extractor.extract(image).dense), truth & False) is None
+    memory = StreamMemory(size=3, every=2)
+    offered = [replace(model, shape=np.array([0, 0, k], np.float32)) for k in range(12)]
+    for sample in offered:
+        memory.offer(7, sample)
+    kept = [int(m.shape[2]) for m in memory.samples(7)]
+    assert len(kept) == 3
+    assert kept[0] == 0  # the stream's first pose stays
+    assert kept[-1] == 10  # the latest offered one at the sampling rate
+    assert all(k % 2 == 0 for k in kept)
+    assert memory.seen(7)
+    assert not memory.seen(8)
