@@ -213,7 +213,13 @@ class Tracker:
         previous = int(track.mask.sum())
         warped = self.flow.warp(track.mask)
         moved = int(warped.sum())
-        anchor = fit is not None and _iou(fit.mask, warped) >= ANCHOR_MIN_IOU
+        # Only an accepted fit near the track verifies it: a weak fit would pull the
+        # confidence of a good track under the threshold (its score is below it).
+        anchor = (
+            fit is not None
+            and fit.score >= self.config.score_threshold
+            and _iou(fit.mask, warped) >= ANCHOR_MIN_IOU
+        )
         if fit is not None and anchor and fit.exact:
             confidence = max(fit.score, ANCHOR_DECAY * track.confidence)
             return TrackState(fit.mask, confidence, True, confidence, 0)  # noqa: FBT003
@@ -237,7 +243,7 @@ class Tracker:
             evidence *= 0.5
         confidence = self._relax(track.confidence, evidence)
         verified, unverified = track.verified, track.unverified + 1
-        if fit is not None and anchor and fit.score >= self.config.score_threshold:
+        if fit is not None and anchor:
             confidence = max(confidence, fit.score)
             verified, unverified = confidence, 0
         confidence = min(confidence, verified * self.config.track_decay**unverified)
