@@ -12,7 +12,8 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_IFACE := $(BUILD)/.interfaces-built
 STAMP_PY := $(BUILD)/.python-installed
 PY_SOURCES := $(shell find pixret_ros -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) pixret_ros/py.typed
-IFACE_SOURCES := $(wildcard msg/*.msg srv/*.srv) CMakeLists.txt package.xml scripts/launcher.py.in scripts/build_interfaces.sh
+IFACE_SOURCES := $(wildcard msg/*.msg srv/*.srv cmake/*.cmake) CMakeLists.txt package.xml \
+	scripts/launcher.py.in scripts/build_interfaces.sh
 SHARE_SOURCES := $(wildcard launch/* config/*)
 
 # DDS for tests: loopback only, one domain per run, the shared-memory profile of config/.
@@ -21,7 +22,13 @@ TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST \
 	FASTRTPS_DEFAULT_PROFILES_FILE=$(CURDIR)/config/fastdds_shm.xml \
 	PYTHONPATH=$(CURDIR)
 
-.PHONY: setup test lint unit demo bench bench-node clean help
+# colcon-test: colcon in a venv of its own; which ctest parts and pytest marks it runs there.
+COLCON_VENV := .venv-colcon
+STAMP_COLCON := $(COLCON_VENV)/.deps-installed
+COLCON_TEST_PARTS ?= ^pixret_(evaluation|ros)$$
+COLCON_TEST_MARK ?= installed
+
+.PHONY: setup test lint unit colcon-test demo bench bench-node clean help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -58,12 +65,25 @@ lint: setup  ## ruff check, ruff format --check and mypy --strict
 unit: setup  ## run the test suite only
 	$(TEST_ENV) $(VPY) -m pytest $(PYTEST_ARGS)
 
-test: lint unit  ## set up, then lint and run the whole test suite
+test: lint unit colcon-test  ## set up, then lint, run the whole test suite and the colcon check
+
+colcon-test: setup $(STAMP_COLCON)  ## colcon build + colcon test (installed-package tests) in a temporary workspace
+	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$(( $$$$ % 100 + 1 ))} \
+		scripts/colcon_test.sh $(VENV) $(COLCON_VENV)/bin/colcon \
+		'$(COLCON_TEST_PARTS)' '$(COLCON_TEST_MARK)'
+
+$(STAMP_COLCON): requirements/colcon.txt
+	@echo "colcon-test: creating $(COLCON_VENV) with the pins of requirements/colcon.txt"
+	@test -x $(COLCON_VENV)/bin/python || $(PYTHON) -m venv $(COLCON_VENV)
+	@$(COLCON_VENV)/bin/python -m pip install --disable-pip-version-check \
+		-r requirements/colcon.txt > $(COLCON_VENV)/pip-install.log 2>&1 \
+		|| { grep -v "is ignored" $(COLCON_VENV)/pip-install.log | tail -30; exit 1; }
+	@touch $@
 
 demo: setup  ## build the demo data, evaluate it offline, then live through pixret_node over DDS
 	$(TEST_ENV) $(VPY) tools/demo.py $(DEMO_ARGS)
 
-bench: setup  ## benchmark engine vs. baseline on ../shared/data and the demo data
+bench: setup  ## benchmark engine vs. baseline on ../shared/data (photos and streams) and the demo data
 	$(TEST_ENV) $(VPY) tools/bench.py --data ../shared/data --demo build/demo $(BENCH_ARGS)
 
 bench-node: setup  ## node end to end over DDS: stamp -> detections latency, rate, RSS (50 instances)

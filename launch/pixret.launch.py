@@ -5,21 +5,31 @@ Examples (on a ROS 2 Jazzy install):
   ros2 launch pixret_ros pixret.launch.py cameras:=cam_left,cam_right camera_topic:=image_raw
   ros2 launch pixret_ros pixret.launch.py namespace:=arm gallery_path:=/data/gallery
   ros2 launch pixret_ros pixret.launch.py profile:=realtime   # 20 frames/s on 2 CPU cores
+  ros2 launch pixret_ros pixret.launch.py dds_profile:=none    # Fast DDS defaults
 
 With `cameras`, node i runs as /<camera>/pixret_node and reads <camera>/<camera_topic> (a
 relative camera_topic resolves inside the camera's namespace); a registration through any
 of them reaches all within about sync_period (they watch the shared gallery folder).
+
+Transport: the nodes run with config/fastdds_shm.xml (shared memory with segments large enough
+for camera frames) unless FASTRTPS_DEFAULT_PROFILES_FILE or dds_profile says otherwise. The
+camera driver needs the same profile, or most frames never arrive (README, "Transport").
+Logs: no pseudo-terminal (emulate_tty=False), so log files get no colour codes; Python
+output is unbuffered, so lines still arrive at once.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 PROFILES = ("accurate", "realtime")
+DDS_PROFILE = "fastdds_shm.xml"  # in the package's config/
 
 ARGUMENTS = (
     DeclareLaunchArgument(
@@ -55,6 +65,13 @@ ARGUMENTS = (
         default_value="",
         description="gallery folder shared by all nodes; empty: the params file's gallery_path",
     ),
+    DeclareLaunchArgument(
+        "dds_profile",
+        default_value=EnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", default_value=""),
+        description="Fast DDS profile file of the nodes; default: FASTRTPS_DEFAULT_PROFILES_FILE "
+        "if set, else the package's config/fastdds_shm.xml (give the camera the same one); "
+        "none: Fast DDS defaults",
+    ),
 )
 
 
@@ -81,6 +98,14 @@ def _nodes(context: LaunchContext) -> list[Node]:
         )
     if gallery:
         parameters.append({"gallery_path": gallery})
+    env: dict[str, str] = {}
+    env["PYTHONUNBUFFERED"] = "1"  # without a tty, Python would hold its output back
+    dds_profile = LaunchConfiguration("dds_profile").perform(context)
+    if not dds_profile:
+        share = FindPackageShare("pixret_ros").perform(context)
+        dds_profile = str(Path(share) / "config" / DDS_PROFILE)
+    if dds_profile != "none":
+        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = dds_profile
     return [
         Node(
             package="pixret_ros",
@@ -90,7 +115,8 @@ def _nodes(context: LaunchContext) -> list[Node]:
             parameters=parameters,
             remappings=[("image", topic), ("image/compressed", f"{topic}/compressed")],
             output="screen",
-            emulate_tty=True,
+            emulate_tty=False,  # a tty makes rcutils colour its logs, also in log files
+            additional_env=env,
         )
         for namespace in namespaces
     ]

@@ -8,6 +8,11 @@ disagree. Targets are imported lazily: `pixret-eval` must work without rclpy ins
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+from pathlib import Path
+
+PACKAGE = "pixret_ros"
 
 ENTRY_POINTS: dict[str, str] = {
     "pixret_node": "pixret_ros.ros.node:main",
@@ -22,3 +27,26 @@ def run(name: str) -> int:
     function = getattr(importlib.import_module(module_name), function_name)
     status = function()
     return int(status or 0)
+
+
+def installed_prefix() -> Path | None:
+    """The install prefix holding this package's ament index entry, or None if not installed.
+
+    Searched like `ros2 run` does (AMENT_PREFIX_PATH, first hit wins: a sourced colcon
+    workspace), then this Python's own prefix (the venv that `make setup` installs into).
+    """
+    prefixes = [*filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep))]
+    for prefix in (*prefixes, sys.prefix):
+        marker = Path(prefix, "share", "ament_index", "resource_index", "packages", PACKAGE)
+        if marker.is_file():
+            return Path(prefix)
+    return None
+
+
+def installed_launcher(name: str) -> Path | None:
+    """The installed console script `name` (<prefix>/lib/pixret_ros/<name>), or None."""
+    if name not in ENTRY_POINTS:
+        raise KeyError(f"{name!r} is not a console script of {PACKAGE}: {sorted(ENTRY_POINTS)}")
+    prefix = installed_prefix()
+    launcher = None if prefix is None else prefix / "lib" / PACKAGE / name
+    return launcher if launcher is not None and launcher.is_file() else None

@@ -10,8 +10,12 @@ extra instances are crops of scikit-image photos and of the gallery views), regi
 per view, peak RSS. The gallery is copied to a work folder (never written in place); its
 feature caches make a rerun skip registration.
 
+Streams: the same run adds the stream rows of tools/bench_streams.py (J, F, recall50, ...
+on DATA/streams, DESIGN section 5.1); `--only streams` runs those rows alone.
+
 Examples:
     make bench      # = tools/bench.py --data ../shared/data --demo build/demo
+    make bench BENCH_ARGS="--only streams --skip-baseline"     # quick stream rows
     PYTHONPATH=. .venv/bin/python tools/bench.py --data ../shared/data --skip-scaling
     PYTHONPATH=. .venv/bin/python tools/bench.py --config working_size=512 --skip-baseline
     PYTHONPATH=. .venv/bin/python tools/bench.py --demo build/demo --json out.json
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+import bench_streams
 import cv2
 import numpy as np
 from tqdm import tqdm
@@ -308,14 +313,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--skip-realtime", action="store_true", help="no pixret-realtime rows")
     parser.add_argument("--json", default=None, help="also write the results here")
+    bench_streams.add_arguments(parser)
     return parser
 
 
+def stream_results(args: argparse.Namespace, work: Path) -> dict[str, dict[str, object]]:
+    """The stream rows (tools/bench_streams.py), printed; empty without the stream set."""
+    folder = bench_streams.stream_folder(args)
+    if folder is None:
+        return {}
+    rows = bench_streams.stream_rows(folder, work, args)
+    bench_streams.print_stream_table(rows)
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, run every method, print the table."""
+    """Parse arguments, run every method, print the tables (`--only streams`: stream rows)."""
     args = build_parser().parse_args(argv)
-    config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pixret_bench_"))
+    if args.only == "streams":
+        stream_results(args, work)
+        return 0
+    return photo_bench(args, work)
+
+
+def photo_bench(args: argparse.Namespace, work: Path) -> int:
+    """Run every method on the photo sets and the scaling galleries, then the stream rows."""
+    config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     sets = data_sets(args)
     methods: dict[str, Callable[[Path], Engine]] = {}
     if not args.skip_engine:
@@ -351,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["peak_rss_mb"] = peak_rss_mb()
         results[method] = res
     print_table(results)
+    results["streams"] = stream_results(args, work)  # type: ignore[assignment]
     print(f"config: {dataclasses.asdict(config)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))

@@ -95,7 +95,7 @@ class Peer:
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
-            if status.hardware_id == "/pixret_node" and values.get("engine_ms_p50") != "nan":
+            if status.hardware_id == "/pixret_node" and values.get("engine_ms_p50", "nan") != "nan":
                 self.diagnostics = values  # the last report of a period with processed frames
 
     def publish(self, msg: Image) -> Stamp:

@@ -35,6 +35,7 @@ from pycocotools import mask as coco_mask
 
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.entry_points import installed_launcher
 from pixret_ros.evaluation import demo_data
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, box_iou, compute_metrics, mask_iou
@@ -70,9 +71,9 @@ def dds_env() -> dict[str, str]:
 
 
 def console(name: str) -> list[str]:
-    """Command of a console script of the package: the venv's launcher, else via the table."""
-    launcher = Path(sys.executable).with_name(name)
-    if launcher.is_file():
+    """Command of a console script of the package: the installed launcher, else via the table."""
+    launcher = installed_launcher(name)
+    if launcher is not None:
         return [str(launcher)]
     code = f"import sys; from pixret_ros.entry_points import run; sys.exit(run({name!r}))"
     return [sys.executable, "-c", code]
@@ -155,7 +156,11 @@ def _metrics(folder: Path) -> dict[str, object]:
 
 
 def run_offline(data: Path, out: Path, env: dict[str, str]) -> dict[str, object]:
-    """`pixret-eval run` over the demo bag with a copy of the demo gallery (kept pristine)."""
+    """`pixret-eval run` over the demo bag with a copy of the demo gallery (kept pristine).
+
+    With the node's own params file, so that both run the same settings (stream mode
+    included: a bag is a stream, which the evaluator runs as the params file says).
+    """
     gallery = out / "offline_gallery"
     if gallery.exists():
         shutil.rmtree(gallery)
@@ -169,6 +174,7 @@ def run_offline(data: Path, out: Path, env: dict[str, str]) -> dict[str, object]
             "--gt", str(data / "gt.json"),
             "--bag", str(data / "bag"),
             "--topic", demo_data.TOPIC,
+            "--params-file", str(REPO / "config" / "pixret.yaml"),
             "--out", str(result),
         ],
         env,

@@ -21,6 +21,12 @@ _PALETTE = np.array(
 )  # fmt: skip
 
 
+def label_colour(label: int) -> tuple[int, int, int]:
+    """RGB colour of the detection with this label (1-based): the overlay's and the markers'."""
+    r, g, b = (int(c) for c in _PALETTE[(label - 1) % len(_PALETTE)])
+    return r, g, b
+
+
 def label_image(detections: Sequence[Detection], shape: tuple[int, int]) -> npt.NDArray[np.uint16]:
     """Paint detection i with label i + 1 into a (H, W) uint16 image; 0 is background.
 
@@ -39,10 +45,10 @@ def overlay(frame: RGBImage, detections: Sequence[Detection], alpha: float = 0.4
     out = frame.copy()
     labels = label_image(detections, frame.shape[:2])
     for i, det in enumerate(detections):
-        colour = _PALETTE[i % len(_PALETTE)]
+        colour = np.array(label_colour(i + 1), np.uint8)
         region = labels == i + 1
         out[region] = (out[region] * (1 - alpha) + colour * alpha).astype(np.uint8)
-        bgr = tuple(int(c) for c in colour)
+        bgr = label_colour(i + 1)
         b = det.box
         cv2.rectangle(out, (b.x, b.y), (b.x + b.width - 1, b.y + b.height - 1), bgr, 2)
         text = f"{det.name} {det.score:.2f}"

@@ -24,17 +24,25 @@ if TYPE_CHECKING:
 
 RUN_EXAMPLES = """examples:
   pixret-eval run --gallery gallery --gt gt.json --frames frames --out out
+  pixret-eval run --gallery gallery --gt gt.json --frames streams/frames --out out
+      (one sub-folder per stream: stream mode, state reset between streams, J and F)
   pixret-eval run --gallery gallery --gt gt.json --bag demo_bag --topic /camera/image_raw \\
-      --out out --temporal
+      --out out --no-temporal
+  pixret-eval run --gallery gallery --gt gt.json --bag cam_a --bag cam_b \\
+      --topic /camera/image_raw --out out     (each bag one stream)
   pixret-eval run --gallery gallery --gt gt.json --bag demo_bag --topic /camera/image_raw \\
       --out out_sift --method baseline
   pixret-eval run --gallery gallery --gt gt.json --recorded node_outputs_bag --out out_node
+  pixret-eval run --gt gt.json --recorded rec/cam_a --recorded rec/cam_b --out out_node
+      (one recording per stream, named like the bag it recorded)
   pixret-eval run ... --params-file config/pixret.yaml   (the node's own settings)
   pixret-eval run ... --config score_threshold=0.6 --config view_scales=[1.0,2.0]
 
 The engine may write feature caches into the gallery folder: give it a copy of a gallery
 you must not change. Ground-truth frames of a bag are named <header stamp ns>.png (see
-export-frames)."""
+export-frames); with several bags or recordings <folder name>/<header stamp ns>.png.
+Streams (sub-folders, bags, recordings) run in stream mode unless --no-temporal or the
+params file says otherwise, as the node does on its camera; single photos run without it."""
 
 EXPORT_EXAMPLES = """examples:
   pixret-eval export-frames --bag demo_bag --topic /camera/image_raw --out frames
@@ -87,10 +95,22 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--gallery", type=Path, help="gallery folder (not with --recorded)")
     run.add_argument("--gt", type=Path, required=True, help="COCO ground-truth json")
     inputs = run.add_mutually_exclusive_group(required=True)
-    inputs.add_argument("--bag", type=Path, help="rosbag2 folder (mcap or sqlite3)")
-    inputs.add_argument("--frames", type=Path, help="folder of .png/.jpg frames")
     inputs.add_argument(
-        "--recorded", type=Path, help="rosbag2 folder recorded from the node's outputs"
+        "--bag",
+        type=Path,
+        action="append",
+        help="rosbag2 folder (mcap or sqlite3); repeat for several streams, one per bag",
+    )
+    inputs.add_argument(
+        "--frames",
+        type=Path,
+        help="folder of .png/.jpg frames, or of sub-folders of them, one per stream",
+    )
+    inputs.add_argument(
+        "--recorded",
+        type=Path,
+        action="append",
+        help="rosbag2 folder recorded from the node's outputs; repeat: one per stream",
     )
     run.add_argument(
         "--topic",
@@ -102,7 +122,12 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--out", type=Path, required=True, help="output folder (created)")
     run.add_argument("--method", choices=METHODS, default="pixret", help="default: pixret")
     run.add_argument(
-        "--temporal", action="store_true", help="stream mode: reuse results between frames"
+        "--temporal",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stream mode (carry state between frames of a stream); default: on for streams "
+        "(sub-folders, bags, recordings), off for single photos, unless the params file or "
+        "--config sets temporal",
     )
     run.add_argument(
         "--params-file",
@@ -140,13 +165,20 @@ def _run(args: argparse.Namespace) -> int:
     from pixret_ros.evaluation import engine_settings, runner  # noqa: PLC0415 - fast --help
 
     if args.recorded is not None:
+        first, *more = args.recorded
         source = runner.Source(
-            "recorded", args.recorded, args.topic, args.detections_topic, args.mask_topic
+            "recorded",
+            first,
+            args.topic,
+            args.detections_topic,
+            args.mask_topic,
+            more=tuple(more),
         )
     elif args.bag is not None:
         if not args.topic:
             return _fail("--bag needs --topic (the camera topic)")
-        source = runner.Source("bag", args.bag, args.topic)
+        first, *more = args.bag
+        source = runner.Source("bag", first, args.topic, more=tuple(more))
     else:
         source = runner.Source("frames", args.frames)
     if args.recorded is None and args.gallery is None:
@@ -172,9 +204,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _print_summary(result: RunResult) -> None:
     from pixret_ros.evaluation.runner import SUMMARY_KEYS  # noqa: PLC0415
+    from pixret_ros.evaluation.stream_metrics import STREAM_KEYS  # noqa: PLC0415
 
-    width = max(len(k) for k in SUMMARY_KEYS)
-    for key in SUMMARY_KEYS:
+    keys = [*SUMMARY_KEYS, *(STREAM_KEYS if "per_stream" in result.metrics else ())]
+    width = max(len(k) for k in keys)
+    for key in keys:
         value = result.metrics.get(key)
         text = "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {text}")

@@ -7,6 +7,10 @@ does not grow with the number of frames.
 
 Rules (DESIGN section 5):
 - `images[].file_name`, reduced to its basename, names a frame; names must be unique.
+  In a stream run (`qualified=True`, DESIGN section 5.1) the name keeps the stream:
+  `<stream>/<basename>`, the stream being file_name's folder or else the image's `stream`.
+- `images[]` may carry `stream` (a name), `frame_index` and `stamp_ns` (integers >= 0);
+  where present they decide the streams' grouping and order (`GroundTruth.stream_fields`).
 - `categories[].name` is the instance name (`[A-Za-z0-9_.-]{1,64}`, as in the gallery).
 - Several `iscrowd: 0` annotations of one instance in one frame form one true mask (union).
 - `iscrowd: 1` makes the frame junk for that instance: left out of its ranking and of its
@@ -22,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING, NamedTuple, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +55,24 @@ class _Annotation:
 def frame_name(file_name: str) -> str:
     """The frame name of a COCO `file_name`: its basename (either slash)."""
     return file_name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def stream_frame_name(file_name: str, stream: str | None) -> str | None:
+    """The name of a frame in a stream run: `<folder>/<basename>`; None without a folder.
+
+    The folder is file_name's last one (`<stream>/<name>`, DESIGN section 5.1), else `stream`.
+    """
+    parts = file_name.replace("\\", "/").rsplit("/", 2)
+    folder = parts[-2] if len(parts) > 1 and parts[-2] else stream
+    return f"{folder}/{parts[-1]}" if folder else None
+
+
+class StreamFields(NamedTuple):
+    """The optional stream fields of one `images[]` entry (None where absent)."""
+
+    stream: str | None
+    frame_index: int | None
+    stamp_ns: int | None
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -97,6 +119,8 @@ class GroundTruth:
         instances: instance names, sorted.
         image_ids: frame name -> COCO image id (for writing COCO results).
         category_ids: instance name -> COCO category id.
+        stream_fields: frame name -> its `stream`, `frame_index`, `stamp_ns` (frames that
+            carry at least one of them).
     """
 
     def __init__(
@@ -110,6 +134,7 @@ class GroundTruth:
         junk: dict[str, set[str]],
         image_ids: dict[str, int],
         category_ids: dict[str, int],
+        stream_fields: dict[str, StreamFields] | None = None,
     ) -> None:
         self.path = path
         self.frames = frames
@@ -119,6 +144,7 @@ class GroundTruth:
         self._junk = junk
         self.image_ids: Mapping[str, int] = MappingProxyType(image_ids)
         self.category_ids: Mapping[str, int] = MappingProxyType(category_ids)
+        self.stream_fields: Mapping[str, StreamFields] = MappingProxyType(stream_fields or {})
 
     def truths(self) -> list[InstanceTruth]:
         """One record per instance (sorted by name): its positive and junk frames."""
@@ -183,8 +209,9 @@ class GroundTruth:
 class _Parser:
     """Checks a parsed COCO dict entry by entry; every message names the file and entry."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, qualified: bool = False) -> None:
         self.path = path
+        self.qualified = qualified
 
     def fail(self, message: str) -> GroundTruthError:
         return GroundTruthError(f"{self.path}: {message}")
@@ -211,16 +238,28 @@ class _Parser:
 
     def images(
         self, data: dict[str, object]
-    ) -> tuple[dict[int, str], dict[str, tuple[int, int] | None]]:
+    ) -> tuple[dict[int, str], dict[str, tuple[int, int] | None], dict[str, StreamFields]]:
         by_id: dict[int, str] = {}
         sizes: dict[str, tuple[int, int] | None] = {}
+        streams: dict[str, StreamFields] = {}
         for index, image in enumerate(self.entries(data, "images")):
             where = f"images[{index}]"
             image_id = self.integer(image, "id", where)
             file_name = self.field(image, "file_name", where)
             if not isinstance(file_name, str) or not frame_name(file_name):
                 raise self.fail(f"{where}: 'file_name' must be a non-empty string")
-            name = frame_name(file_name)
+            fields = self.stream_fields(image, where)
+            name: str | None = frame_name(file_name)
+            if self.qualified:
+                name = stream_frame_name(file_name, fields.stream)
+                if name is None:
+                    raise self.fail(
+                        f"{where}: file_name {file_name!r} names no stream; in a stream run "
+                        "it is '<stream>/<name>' or the image carries a 'stream' field"
+                    )
+            assert name is not None  # noqa: S101 - frame_name gives a non-empty string
+            if fields != StreamFields(None, None, None):
+                streams[name] = fields
             if image_id in by_id:
                 raise self.fail(f"{where}: image id {image_id} appears twice")
             if name in sizes:
@@ -237,7 +276,20 @@ class _Parser:
                 size = (height, width)
             by_id[image_id] = name
             sizes[name] = size
-        return by_id, sizes
+        return by_id, sizes, streams
+
+    def stream_fields(self, image: dict[str, object], where: str) -> StreamFields:
+        """The optional `stream`, `frame_index` and `stamp_ns` of an image, checked."""
+        stream = image.get("stream")
+        if stream is not None and (not isinstance(stream, str) or not stream or "/" in stream):
+            raise self.fail(f"{where}: 'stream' must be a non-empty name without '/'")
+        numbers: list[int | None] = []
+        for key in ("frame_index", "stamp_ns"):
+            value = image.get(key)
+            if value is not None and (not _is_int(value) or value < 0):
+                raise self.fail(f"{where}: {key!r} must be an integer >= 0, got {value!r}")
+            numbers.append(value)
+        return StreamFields(stream, numbers[0], numbers[1])
 
     def categories(self, data: dict[str, object]) -> dict[int, str]:
         by_id: dict[int, str] = {}
@@ -328,8 +380,11 @@ def read_json(path: Path, what: str) -> object:
         raise GroundTruthError(f"{path}: not valid JSON: {exc}") from None
 
 
-def load_ground_truth(path: str | Path) -> GroundTruth:
+def load_ground_truth(path: str | Path, *, qualified: bool = False) -> GroundTruth:
     """Read and check a COCO ground-truth json (DESIGN section 5); masks stay undecoded.
+
+    `qualified`: name frames `<stream>/<basename>` (a stream run whose input names its
+    frames so: sub-folders of a frames folder, several bags; DESIGN section 5.1).
 
     Raises:
         GroundTruthError: naming the file and entry: unreadable file, invalid json, missing
@@ -340,8 +395,8 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
     data = read_json(path, "ground truth")
     if not isinstance(data, dict):
         raise GroundTruthError(f"{path}: top level must be a COCO object with 'images' etc.")
-    parser = _Parser(path)
-    images, sizes = parser.images(data)
+    parser = _Parser(path, qualified=qualified)
+    images, sizes, streams = parser.images(data)
     categories = parser.categories(data)
     by_frame: dict[str, list[_Annotation]] = defaultdict(list)
     junk: dict[str, set[str]] = defaultdict(set)
@@ -375,4 +430,5 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
         junk=dict(junk),
         image_ids={name: image_id for image_id, name in images.items()},
         category_ids={name: category_id for category_id, name in categories.items()},
+        stream_fields=streams,
     )

@@ -37,7 +37,7 @@ THUMB_SIDE = 360
 JPEG_QUALITY = 80
 #: Instances shown with PR curves and overlays (the rest: tables only).
 MAX_INSTANCES = 60
-PickKind = Literal["best", "worst", "false positive"]
+PickKind = Literal["best", "worst", "false positive", "first miss", "first false positive"]
 _TRUTH_COLOUR = (255, 255, 255)
 _SUMMARY = SCALAR_METRIC_KEYS
 _SPEED = (
@@ -89,12 +89,14 @@ class ReportData(NamedTuple):
         rankings: per instance, its ranking of the frames (metrics.ranking).
         latencies_ms: engine time of every frame, input order (empty for recordings).
         overlays: rendered picks (render_pick), any order.
+        streams_html: the streams section of a stream run (stream_report.section).
     """
 
     metrics: Mapping[str, object]
     rankings: Mapping[str, Sequence[RankedFrame]]
     latencies_ms: Sequence[float]
     overlays: Sequence[Overlay]
+    streams_html: str = ""
 
 
 def pick_frames(rankings: Mapping[str, Sequence[RankedFrame]]) -> list[Pick]:
@@ -253,6 +255,7 @@ def render_html(data: ReportData) -> str:
         fields = list(next(iter(per_instance.values())))
         rows = [(name, *(per_instance[name].get(f) for f in fields)) for name in per_instance]
         parts += ["<h2>Per instance</h2>", _table(rows, ["instance", *fields])]
+    parts.append(data.streams_html)
     pr = _pr_figure(data.rankings)
     if pr is not None:
         parts += ["<h2>Precision / recall</h2>", pr]

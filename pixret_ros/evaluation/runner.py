@@ -8,6 +8,13 @@ of the engine time in `metrics.json` (`evaluator_overhead_ratio`; target <= 0.2)
 
 `--recorded` evaluates what the node itself published instead (its `~/detections` and
 `~/mask` recorded into a bag): frames the recording lacks count as dropped (missed).
+
+Streams (DESIGN section 5.1, streams.py): sub-folders of a frames folder, each of several
+bags or recordings, or the ground truth's `stream` fields make a stream run: the engine is
+reset before each stream and sees its frames strictly in time order, and metrics.json gains
+the stream keys of stream_metrics.py. Stream mode (`EngineConfig.temporal`) is then on
+unless the run says otherwise (`streams.stream_mode`), as on the node, which runs one stream per
+camera.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io, report
+from pixret_ros.evaluation import bag_io, report, stream_report, streams
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import Frame, list_frame_files, read_frame_folder
+from pixret_ros.evaluation.frames import Frame, read_frame_folder
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.metrics import (
     METRIC_KEYS,
@@ -37,6 +44,7 @@ from pixret_ros.evaluation.metrics import (
     ranking,
 )
 from pixret_ros.evaluation.records import DetectionRecord
+from pixret_ros.evaluation.stream_metrics import StreamScorer, stream_metrics
 
 if TYPE_CHECKING:
     from pixret_ros.engine.pipeline import GalleryLike
@@ -59,6 +67,10 @@ class Engine(Protocol):
         """Every detection in `frame`, best score first."""
         ...
 
+    def reset_stream(self) -> None:
+        """Forget the stream state: the next frame starts a new stream."""
+        ...
+
 
 class Source(NamedTuple):
     """Where frames (or recorded outputs) come from.
@@ -66,11 +78,12 @@ class Source(NamedTuple):
     Attributes:
         kind: `bag` (camera topic of a rosbag2), `frames` (image folder) or `recorded` (the
             node's recorded `~/detections` and `~/mask`).
-        path: bag folder or image folder.
+        path: bag folder or image folder (the first bag or recording where there are more).
         topic: camera topic (`bag`); with `recorded`, an optional camera topic in the same bag
             whose frames are used for the report's overlays.
         detections_topic: `recorded` only; None = the bag's one InstanceDetectionArray topic.
         mask_topic: `recorded` only; None = the sibling `mask` topic of `detections_topic`.
+        more: further bags or recordings, each one more stream (DESIGN section 5.1).
     """
 
     kind: SourceKind
@@ -78,20 +91,28 @@ class Source(NamedTuple):
     topic: str | None = None
     detections_topic: str | None = None
     mask_topic: str | None = None
+    more: tuple[Path, ...] = ()
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every bag, recording or the folder."""
+        return (self.path, *self.more)
 
     def describe(self) -> str:
         """One line for the report and metrics.json."""
+        where = ", ".join(str(p) for p in self.paths)
         if self.kind == "bag":
-            return f"bag {self.path} topic {self.topic}"
+            return f"bag{'s' if self.more else ''} {where} topic {self.topic}"
         if self.kind == "frames":
             return f"folder {self.path}"
-        return f"recording {self.path} ({self.detections_topic}, {self.mask_topic})"
+        topics = f"{self.detections_topic}, {self.mask_topic}"
+        return f"recording{'s' if self.more else ''} {where} ({topics})"
 
-    def names(self) -> list[str]:
-        """Names of all input frames in input order (bag: from header stamps, no decoding)."""
-        if self.kind == "bag":
-            return bag_io.list_frame_names(self.path, self._topic())
-        return [f.name for f in list_frame_files(self.path)]
+    def listing(self) -> list[streams.InputFrame]:
+        """Every input frame, named as the ground truth must name it, in input order."""
+        if self.kind == "frames":
+            return streams.folder_frames(self.path)
+        return streams.bag_frames(self.paths, self._topic())
 
     def frames(self, names: Iterable[str] | None = None) -> Iterator[Frame]:
         """The frames, decoded to RGB; only `names` if given."""
@@ -116,8 +137,9 @@ class RunOptions:
         source: frames or recorded outputs.
         out: folder for predictions.json, metrics.json and report.html (created if missing).
         method: `pixret` (PixelRetriever) or `baseline` (SIFT + homography).
-        temporal: force stream mode on (`EngineConfig.temporal`; `config` may also set it).
-            Frames are always passed in input order.
+        temporal: stream mode (`EngineConfig.temporal`) on or off; None = `config`'s
+            `temporal` where it has one, else on for streams and off for single photos
+            (`stream_mode`). Frames are always passed in time order.
         config: EngineConfig field overrides, e.g. {"score_threshold": 0.6}.
         progress: show a tqdm progress bar on stderr.
     """
@@ -127,7 +149,7 @@ class RunOptions:
     source: Source
     out: Path
     method: Method = "pixret"
-    temporal: bool = False
+    temporal: bool | None = None
     config: Mapping[str, object] = dataclasses.field(default_factory=dict)
     progress: bool = True
 
@@ -165,8 +187,7 @@ def build_engine(
     """The engine of `method` over `gallery`, and its settings as a dict (for metrics.json)."""
     from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 - loads torch
 
-    stream = temporal or bool(config.get("temporal", False))
-    settings = EngineConfig(**{**config, "temporal": stream})  # type: ignore[arg-type]
+    settings = EngineConfig(**{**config, "temporal": temporal})  # type: ignore[arg-type]
     engine: Engine
     if method == "baseline":
         from pixret_ros.engine.baseline import SiftBaseline  # noqa: PLC0415
@@ -315,6 +336,7 @@ class _Judge:
         self.kept: dict[tuple[str, str], KeptDetection] = {}
         self.unjudged = 0  # detections of instances the ground truth does not have
         self.outside = 0  # input frames the ground truth does not list
+        self.scorer: StreamScorer | None = None  # a stream run's J and F (stream_metrics)
 
     def _category(self, name: str) -> int:
         """The category id of an instance; one after the largest so far if the GT lacks it."""
@@ -338,6 +360,13 @@ class _Judge:
         for det in detections:
             truth = truths.get(det.name, empty)
             self._add(frame, det, truth, boxes.get(det.name, Box(0, 0, 0, 0)))
+        if self.scorer is not None:
+            self.scorer.add(frame, truths, detections)
+
+    def add_nothing_published(self, frame: str) -> None:
+        """A frame the node published nothing for (or lost): it still counts for J and F."""
+        if self.scorer is not None and frame in self.frames:
+            self.scorer.add(frame, self.gt.masks(frame), [])
 
     def _add(self, frame: str, det: Detection, truth: BoolMask, truth_box: Box) -> None:
         rle = encode_mask(det.mask, det.box)
@@ -398,12 +427,36 @@ def _run_engine(
     """Pass every input frame through the engine in order, timing only `process()`."""
     frames = tqdm(source.frames(), total=len(names), unit="frame", disable=not bar, desc="frames")
     for frame in frames:
-        start = time.perf_counter()
-        detections = engine.process(frame.image)
-        timer.latencies_ms.append((time.perf_counter() - start) * 1000)
-        for stage, ms in engine.last_timings.items():
-            timer.stages.setdefault(stage, []).append(ms)
-        judge.add(frame.name, frame.image.shape[:2], detections)
+        _process(engine, frame, judge, timer)
+
+
+def _run_streams(
+    engine: Engine,
+    plan: Sequence[streams.Stream],
+    topic: str | None,
+    judge: _Judge,
+    timer: _Timer,
+    *,
+    bar: bool,
+) -> None:
+    """Each stream from a fresh engine state, its frames strictly in time order."""
+    total = sum(len(s.frames) for s in plan)
+    with tqdm(total=total, unit="frame", disable=not bar, desc="frames") as progress:
+        for stream in plan:
+            engine.reset_stream()
+            for frame in streams.read_stream(stream, topic):
+                _process(engine, frame, judge, timer)
+                progress.update()
+
+
+def _process(engine: Engine, frame: Frame, judge: _Judge, timer: _Timer) -> None:
+    """One frame through the engine (only `process()` is timed) and judged."""
+    start = time.perf_counter()
+    detections = engine.process(frame.image)
+    timer.latencies_ms.append((time.perf_counter() - start) * 1000)
+    for stage, ms in engine.last_timings.items():
+        timer.stages.setdefault(stage, []).append(ms)
+    judge.add(frame.name, frame.image.shape[:2], detections)
 
 
 def resolve_recording_topics(source: Source) -> Source:
@@ -422,18 +475,31 @@ def resolve_recording_topics(source: Source) -> Source:
 
 
 def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool) -> int:
-    """Judge the node's recorded outputs; return the number of ground-truth frames it lacks."""
+    """Judge the node's recorded outputs; return the number of ground-truth frames it lacks.
+
+    Several recordings are several streams: a frame is then `<recording folder>/<stamp>.png`.
+    """
     assert source.detections_topic is not None  # noqa: S101 - resolve_recording_topics ran
     assert source.mask_topic is not None  # noqa: S101
     seen: set[str] = set()
-    recorded = bag_io.read_recording(source.path, source.detections_topic, source.mask_topic)
-    for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
-        seen.add(frame.name)  # read_recording yields each stamp once
-        if frame.labels is not None:
-            height, width = frame.labels.shape
-            judge.add(frame.name, (height, width), _detections_of(frame))
-        # else: no detections in this frame, which is what no record means
-    return sum(f not in seen for f in gt.frames)
+    known, stamped = set(gt.frames), streams.stamped_names(gt)
+    for path in source.paths:
+        prefix = f"{path.name}/" if source.more else ""
+        recorded = bag_io.read_recording(path, source.detections_topic, source.mask_topic)
+        for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
+            name = prefix + frame.name
+            if name not in known:  # a truth on image files that states the stamps
+                name = stamped.get((path.name, frame.stamp_ns), name)
+            seen.add(name)  # read_recording yields each stamp once
+            if frame.labels is not None:
+                height, width = frame.labels.shape
+                judge.add(name, (height, width), _detections_of(frame))
+            else:  # no detections in this frame, which is what no record means
+                judge.add_nothing_published(name)
+    missing = [f for f in gt.frames if f not in seen]
+    for name in missing:
+        judge.add_nothing_published(name)
+    return len(missing)
 
 
 def _detections_of(frame: bag_io.RecordedFrame) -> list[Detection]:
@@ -474,36 +540,61 @@ def _timing_figures(timer: _Timer, num_frames: int) -> dict[str, object]:
     }
 
 
+class _Prepared(NamedTuple):
+    """A run's checked inputs: the truth, the frames, the streams and the engine (if any)."""
+
+    source: Source
+    gt: GroundTruth
+    input_names: list[str]
+    gallery_names: list[str]
+    plan: list[streams.Stream] | None
+    engine: Engine | None
+    settings: dict[str, object]
+
+
+def _prepare(options: RunOptions, timer: _Timer) -> _Prepared:
+    """Read the truth, list the input and plan its streams, then build the engine."""
+    source = options.source
+    if source.kind == "recorded":
+        source = resolve_recording_topics(source)
+        gt = load_ground_truth(options.gt, qualified=bool(source.more))
+        plan = streams.plan_streams(streams.recorded_frames(source.paths, gt), gt)
+        return _Prepared(source, gt, list(gt.frames), list(gt.instances), plan, None, {})
+    listing = source.listing()
+    gt = load_ground_truth(options.gt, qualified=streams.qualified_names(listing))
+    listing = streams.name_by_stamp(listing, gt)
+    input_names = [f.name for f in listing]
+    gallery = open_gallery(options.gallery)
+    check_inputs(gt, input_names, gallery.names())  # before the (slow) engine set-up
+    plan = streams.plan_streams(listing, gt)
+    temporal = streams.stream_mode(
+        options.config, temporal=options.temporal, streams_run=plan is not None
+    )
+    setup = time.perf_counter()
+    engine, settings = build_engine(
+        gallery, options.method, temporal=temporal, config=options.config
+    )
+    timer.setup_s = time.perf_counter() - setup
+    return _Prepared(source, gt, input_names, gallery.names(), plan, engine, settings)
+
+
 def run(options: RunOptions) -> RunResult:
     """Evaluate one method on one input against one ground truth; write the three files."""
     timer = _Timer()
-    gt = load_ground_truth(options.gt)
-    source = options.source
-    engine: Engine | None = None
-    settings: dict[str, object] = {}
-    if source.kind == "recorded":
-        source = resolve_recording_topics(source)
-        input_names: list[str] = list(gt.frames)
-        gallery_names: list[str] = list(gt.instances)
-    else:
-        input_names = source.names()
-        gallery = open_gallery(options.gallery)
-        gallery_names = gallery.names()
-        check_inputs(gt, input_names, gallery_names)  # before the (slow) engine set-up
-        setup = time.perf_counter()
-        engine, settings = build_engine(
-            gallery, options.method, temporal=options.temporal, config=options.config
-        )
-        timer.setup_s = time.perf_counter() - setup
+    source, gt, input_names, gallery_names, plan, engine, settings = _prepare(options, timer)
     options.out.mkdir(parents=True, exist_ok=True)
     writer = _PredictionWriter(options.out / PREDICTIONS)
     judge = _Judge(gt, writer, gallery_names)
+    if plan is not None:
+        judge.scorer = StreamScorer(gt)
     dropped = 0
     try:
         if engine is None:
             dropped = _read_recording(source, gt, judge, bar=options.progress)
-        else:
+        elif plan is None:
             _run_engine(engine, source, input_names, judge, timer, bar=options.progress)
+        else:
+            _run_streams(engine, plan, source.topic, judge, timer, bar=options.progress)
     except BaseException:
         writer.abort()
         raise
@@ -511,6 +602,9 @@ def run(options: RunOptions) -> RunResult:
     frames = [name for name in input_names if name in judge.frames]
     truths = gt.truths()
     metrics: dict[str, object] = dict(compute_metrics(frames, truths, judge.records))
+    judged = [(s.name, [f.name for f in s.frames if f.name in judge.frames]) for s in plan or []]
+    if judge.scorer is not None:
+        metrics.update(stream_metrics(judged, judge.scorer))
     if engine is None:
         metrics.update(fps=None, latency_ms_p50=None, latency_ms_p95=None)
     else:
@@ -531,7 +625,16 @@ def run(options: RunOptions) -> RunResult:
         config=settings,
     )
     rankings = {t.name: ranking(frames, judge.records, truth=t) for t in truths}
-    overlays = _overlays(source, gt, rankings, judge.kept)
+
+    def images(wanted: set[str]) -> Iterator[Frame]:
+        return _frame_images(source, gt, plan, wanted)
+
+    overlays = _overlays(images, gt, rankings, judge.kept)
+    streams_html = ""
+    if judge.scorer is not None:
+        per_stream = metrics["per_stream"]
+        assert isinstance(per_stream, dict)  # noqa: S101 - stream_metrics wrote it
+        streams_html = stream_report.section(judged, judge.scorer, gt, images, per_stream)
     report_path = options.out / REPORT
     metrics["evaluator_overhead_ratio"] = _overhead(timer, engine)
     report.write_report(
@@ -541,6 +644,7 @@ def run(options: RunOptions) -> RunResult:
             rankings=rankings,
             latencies_ms=timer.latencies_ms,
             overlays=overlays,
+            streams_html=streams_html,
         ),
     )
     metrics["evaluator_overhead_ratio"] = _overhead(timer, engine)  # now with the report
@@ -554,8 +658,29 @@ def _overhead(timer: _Timer, engine: Engine | None) -> float | None:
     return timer.overhead_s() / engine_s if engine is not None and engine_s > 0 else None
 
 
+def _frame_images(
+    source: Source, gt: GroundTruth, plan: Sequence[streams.Stream] | None, wanted: set[str]
+) -> Iterator[Frame]:
+    """The `wanted` frames, decoded a second time for the report (any order)."""
+    if source.kind == "recorded":
+        if source.topic is None:
+            yield from _blank_frames(gt, wanted)  # nothing recorded to show
+            return
+        for path in source.paths:
+            prefix = f"{path.name}/" if source.more else ""
+            local = {n.removeprefix(prefix) for n in wanted if n.startswith(prefix)}
+            for frame in bag_io.read_frames(path, source.topic, names=local):
+                yield frame._replace(name=prefix + frame.name)
+    elif plan is None:
+        yield from source.frames(wanted)
+    else:
+        for stream in plan:
+            chosen = tuple(f for f in stream.frames if f.name in wanted)
+            yield from streams.read_stream(stream._replace(frames=chosen), source.topic)
+
+
 def _overlays(
-    source: Source,
+    images: Callable[[set[str]], Iterator[Frame]],
     gt: GroundTruth,
     rankings: Mapping[str, Sequence[RankedFrame]],
     kept: Mapping[tuple[str, str], KeptDetection],
@@ -566,13 +691,8 @@ def _overlays(
     by_frame: dict[str, list[report.Pick]] = {}
     for pick in picks:
         by_frame.setdefault(pick.frame, []).append(pick)
-    images: Callable[[], Iterator[Frame]]
-    if source.kind == "recorded" and source.topic is None:
-        images = lambda: _blank_frames(gt, wanted)  # noqa: E731 - nothing recorded to show
-    else:
-        images = lambda: source.frames(wanted)  # noqa: E731
     overlays = []
-    for frame in images():
+    for frame in images(wanted):
         truths = gt.masks(frame.name)
         for pick in by_frame.get(frame.name, []):
             det = kept.get((frame.name, pick.instance))

@@ -16,8 +16,8 @@ import numpy as np
 import rclpy
 from rclpy.utilities import remove_ros_args
 
-from pixret_ros.ros.convert import to_image_msg
-from pixret_ros.srv import ListInstances, RegisterInstance, RemoveInstance
+from pixret_ros.ros.convert import ConversionError, mask_from_image, to_image_msg
+from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -30,6 +30,9 @@ examples:
   pixret register mug mug_front.jpg:mug_front_mask.png mug_side.jpg:mug_side_mask.png
   pixret register poster poster.png                  # no mask: the whole image is the object
   pixret register mug mug_top.jpg:mug_top_mask.png --replace   # drop the old views first
+  pixret register-box mug 120 80 200 240            # box x y w h on the node's newest frame
+  pixret register-box mug 120 80 200 240 --point 210 190 --save-mask mug_mask.png
+  pixret register-box mug 0 0 0 0 --point 210 190   # a click alone (no box)
   pixret list
   pixret remove mug
   pixret --node /cam_left/pixret_node list           # a node in a camera's namespace
@@ -37,7 +40,7 @@ examples:
 masks: 8-bit images of the view's size, nonzero = object. Give every view a mask or none
 (a view without one counts as all object when others have masks).
 
-exit status: 0 done, 1 refused by the node (reason printed) or unreadable file,
+exit status: 0 done, 1 refused by the node (reason printed) or unreadable or unwritable file,
 2 bad usage, 3 node not reachable (not running, other ROS_DOMAIN_ID, wrong --node) or no
 answer within --timeout.
 """
@@ -129,6 +132,33 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument(
         "--replace", action="store_true", help="replace the instance's views instead of adding"
     )
+    box = commands.add_parser(
+        "register-box",
+        help="register what a box (and/or clicks) marks on the node's newest camera frame",
+    )
+    box.add_argument("name", help="instance name: letters, digits, _ . - (1-64)")
+    box.add_argument("X", type=int, help="box left column, pixels of the camera frame")
+    box.add_argument("Y", type=int, help="box top row")
+    box.add_argument("W", type=int, help="box width (W and H 0: no box, --point only)")
+    box.add_argument("H", type=int, help="box height")
+    box.add_argument(
+        "--point",
+        nargs=2,
+        type=float,
+        action="append",
+        default=[],
+        metavar=("X", "Y"),
+        help="a pixel on the object (foreground click); repeat for more",
+    )
+    box.add_argument(
+        "--replace", action="store_true", help="replace the instance's views instead of adding"
+    )
+    box.add_argument(
+        "--save-mask",
+        type=Path,
+        metavar="PATH",
+        help="write the learned mask (frame size, png, 255 = object)",
+    )
     remove = commands.add_parser("remove", help="remove a registered instance")
     remove.add_argument("name")
     commands.add_parser("list", help="list registered instances and their number of views")
@@ -148,6 +178,8 @@ def run(args: argparse.Namespace, node: Node) -> int:
         for name, views in rows:
             print(f"{name}\t{views} view(s)")
         return OK
+    if args.command == "register-box":
+        return register_box(args, node, f"{base}/register_from_camera")
     if args.command == "remove":
         request: object = RemoveInstance.Request(name=args.name)
         answer = _call(node, RemoveInstance, f"{base}/remove_instance", request, args.timeout)
@@ -160,6 +192,31 @@ def run(args: argparse.Namespace, node: Node) -> int:
     if not answer.success:  # type: ignore[attr-defined]
         raise CliError(answer.message, REFUSED)  # type: ignore[attr-defined]
     print(answer.message)  # type: ignore[attr-defined]
+    return OK
+
+
+def register_box(args: argparse.Namespace, node: Node, service: str) -> int:
+    """Call ~/register_from_camera; print the answer; save the learned mask if asked."""
+    request = RegisterFromCamera.Request(
+        name=args.name, x=args.X, y=args.Y, width=args.W, height=args.H, replace=args.replace
+    )
+    request.points = [float(v) for point in args.point for v in point]
+    answer = _call(node, RegisterFromCamera, service, request, args.timeout)
+    if not answer.success:  # type: ignore[attr-defined]
+        raise CliError(answer.message, REFUSED)  # type: ignore[attr-defined]
+    print(answer.message)  # type: ignore[attr-defined]
+    if args.save_mask is not None:
+        try:
+            pixels = mask_from_image(answer.mask).astype(np.uint8) * 255  # type: ignore[attr-defined]
+        except ConversionError as err:
+            raise CliError(f"the node's mask cannot be read: {err}", REFUSED) from None
+        if not cv2.imwrite(str(args.save_mask), pixels):
+            raise CliError(
+                f"cannot write the mask to {args.save_mask}; give a writable .png path "
+                "(the instance is registered)",
+                REFUSED,
+            )
+        print(f"mask saved to {args.save_mask}")
     return OK
 
 

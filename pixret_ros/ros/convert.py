@@ -241,6 +241,13 @@ def compressed_to_rgb(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_PIXELS
     return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 
+def any_to_rgb(msg: Image | CompressedImage, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBImage:
+    """An engine frame from whichever of the two camera messages arrived."""
+    if isinstance(msg, CompressedImage):
+        return compressed_to_rgb(msg, max_pixels)
+    return image_to_rgb(msg, max_pixels)
+
+
 def rgb_to_compressed(
     rgb: RGBImage, fmt: str = "jpeg", header: Header | None = None, quality: int = 90
 ) -> CompressedImage:

@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
 
 from pixret_ros.engine import Gallery, PixelRetriever
 from pixret_ros.engine.errors import GalleryError, PixretError
@@ -36,14 +38,18 @@ from pixret_ros.msg import InstanceDetection, InstanceDetectionArray
 from pixret_ros.ros import params
 from pixret_ros.ros.convert import (
     ConversionError,
+    any_to_rgb,
     compressed_to_rgb,
     image_to_rgb,
     mask_from_image,
     to_image_msg,
 )
+from pixret_ros.ros.diagnostics import HealthSettings, NodeHealth
 from pixret_ros.ros.latest import LatestSlot
+from pixret_ros.ros.markers import markers_for
+from pixret_ros.ros.register_camera import mask_msg, register_from_frame
 from pixret_ros.ros.stats import FrameStats
-from pixret_ros.srv import ListInstances, RegisterInstance, RemoveInstance
+from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,7 +60,9 @@ if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, Detection, RGBImage
 
 NODE_NAME = "pixret_node"
-_Answer = TypeVar("_Answer", RegisterInstance.Response, RemoveInstance.Response)
+_Answer = TypeVar(
+    "_Answer", RegisterInstance.Response, RemoveInstance.Response, RegisterFromCamera.Response
+)
 _NO_HOMOGRAPHY = [0.0] * 9
 
 
@@ -90,7 +98,18 @@ class PixretNode(Node):
         self._writer = Gallery(path)  # used only by the services (one callback group)
         self._instances = len(self._writer.names())
         self._slot: LatestSlot[Image | CompressedImage] = LatestSlot()
+        self._last_frame: Image | CompressedImage | None = None  # ~/register_from_camera's
         self._stats = FrameStats()
+        self._health = NodeHealth(
+            self.get_name(),
+            self.get_fully_qualified_name(),
+            self.resolve_topic_name("image"),
+            HealthSettings(
+                self._settings.diagnostics_window,
+                self._settings.input_timeout,
+                self._settings.expected_input_rate,
+            ),
+        )
         self._process = psutil.Process()
 
         inputs = MutuallyExclusiveCallbackGroup()
@@ -118,6 +137,7 @@ class PixretNode(Node):
         self._detections_pub = self.create_publisher(InstanceDetectionArray, "~/detections", 10)
         self._mask_pub = self.create_publisher(Image, "~/mask", 5)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", 5)
+        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 5)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
         self.create_service(
@@ -128,6 +148,12 @@ class PixretNode(Node):
         )
         self.create_service(
             ListInstances, "~/list_instances", self._on_list, callback_group=services
+        )
+        self.create_service(
+            RegisterFromCamera,
+            "~/register_from_camera",
+            self._on_register_from_camera,
+            callback_group=services,
         )
         self.create_timer(self._settings.sync_period, self._sync, callback_group=timers)
         self.create_timer(
@@ -142,6 +168,10 @@ class PixretNode(Node):
 
     # --- parameters -------------------------------------------------------------------------
 
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """Behind both set_parameters services: an unchanged read-only value is accepted."""
+        return params.set_atomically(self, parameter_list, super().set_parameters_atomically)
+
     def _apply_parameters(self, changes: Sequence[Parameter]) -> None:
         """After check_changes accepted them: swap in a new settings snapshot."""
         ours = {p.name: p.value for p in changes if p.name in self._settings.__dataclass_fields__}
@@ -154,6 +184,8 @@ class PixretNode(Node):
     def _on_frame(self, msg: Image | CompressedImage) -> None:
         """Keep only the newest frame and wake the processing callback (which may be busy)."""
         self._stats.received()
+        self._health.arrived(msg.header.stamp)
+        self._last_frame = msg
         self._slot.put(msg)
         self._wake.trigger()
 
@@ -207,9 +239,10 @@ class PixretNode(Node):
     def _publish(
         self, header: Header, frame: RGBImage, kept: Sequence[Detection], *, debug: bool
     ) -> None:
-        self._detections_pub.publish(
-            InstanceDetectionArray(header=header, detections=detection_msgs(kept))
-        )
+        array = InstanceDetectionArray(header=header, detections=detection_msgs(kept))
+        self._detections_pub.publish(array)
+        if self._settings.publish_markers and self._markers_pub.get_subscription_count() > 0:
+            self._markers_pub.publish(markers_for(array))
         if self._mask_pub.get_subscription_count() > 0:
             labels = label_image(kept, (frame.shape[0], frame.shape[1]))
             self._mask_pub.publish(to_image_msg(labels, "mono16", header))
@@ -297,6 +330,33 @@ class PixretNode(Node):
             masks.append(mask)
         return images, masks
 
+    def _on_register_from_camera(
+        self, request: RegisterFromCamera.Request, response: RegisterFromCamera.Response
+    ) -> RegisterFromCamera.Response:
+        """Segment the request's box/points on the last frame received and register it."""
+        msg = self._last_frame
+        if msg is None:
+            return self._refuse(
+                response,
+                f"register {request.name!r} refused: no frame received yet on "
+                f"{self.resolve_topic_name('image')}; check the camera and the remapping",
+            )
+        try:
+            frame = any_to_rgb(msg, self._settings.max_image_pixels)
+            done = register_from_frame(request, frame, self._writer)
+        except PixretError as err:  # bad name, box, points, frame; empty segmentation
+            return self._refuse(response, f"register {request.name!r} refused: {err}")
+        except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
+            self.get_logger().error(traceback.format_exc())
+            return self._refuse(response, f"register {request.name!r} failed: {err!r}")
+        self._sync_engine()
+        response.success, response.message = True, done.message
+        response.num_views, response.mask = done.num_views, mask_msg(done.mask, msg.header)
+        if self._debug_pub.get_subscription_count() > 0:  # show what was learned
+            self._debug_pub.publish(to_image_msg(done.overlay, "rgb8", msg.header))
+        self.get_logger().info(done.message)
+        return response
+
     def _on_remove(
         self, request: RemoveInstance.Request, response: RemoveInstance.Response
     ) -> RemoveInstance.Response:
@@ -335,38 +395,13 @@ class PixretNode(Node):
     # --- diagnostics ------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        report = self._stats.report()
-        dropped = self._slot.dropped
-        level, summary = DiagnosticStatus.OK, "ok"
-        if report.errors or report.frames_refused:
-            level = DiagnosticStatus.WARN
-            summary = f"{report.frames_refused} frame(s) refused, {report.errors} error(s)"
-        elif report.frames_in == 0:
-            summary = f"waiting for frames on {self.resolve_topic_name('image')}"
-        values = {
-            "input_rate_hz": f"{report.input_rate_hz:.2f}",
-            "processed_rate_hz": f"{report.processed_rate_hz:.2f}",
-            "dropped_frames": str(dropped),
-            "frames_received": str(report.frames_in),
-            "frames_processed": str(report.frames_processed),
-            "frames_refused": str(report.frames_refused),
-            "errors": str(report.errors),
-            "latency_ms_p50": f"{report.latency_ms_p50:.1f}",
-            "latency_ms_p95": f"{report.latency_ms_p95:.1f}",
-            "stamp_age_ms_p50": f"{report.age_ms_p50:.1f}",
-            "stamp_age_ms_p95": f"{report.age_ms_p95:.1f}",
-            "engine_ms_p50": f"{report.engine_ms_p50:.1f}",
+        """The input and engine statuses (levels and names: diagnostics.py)."""
+        extra = {
+            "dropped_frames": str(self._slot.dropped),
             "instances": str(self._instances),
             "rss_mb": f"{self._process.memory_info().rss / 2**20:.0f}",
         }
-        status = DiagnosticStatus(
-            level=level,
-            name=f"pixret_node: {self.get_fully_qualified_name()}",
-            message=summary,
-            hardware_id=self.get_fully_qualified_name(),
-            values=[KeyValue(key=k, value=v) for k, v in values.items()],
-        )
-        array = DiagnosticArray(status=[status])
+        array = DiagnosticArray(status=self._health.statuses(self._stats.report(), extra))
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
 

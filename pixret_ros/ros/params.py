@@ -4,6 +4,11 @@ Why a table: the node declares each parameter with a ParameterDescriptor from it
 `ros2 param describe` explains it), the on-set hook refuses changes the node cannot apply
 while running (with a reason), and a test checks that config/pixret.yaml lists exactly
 these names. Values are read into a typed, frozen `NodeSettings` snapshot.
+
+ROS conventions kept here: parameters fixed while the node runs are `read_only` in their
+descriptors; every number has a range; and setting a parameter to the value it already has
+is accepted (`set_atomically`), so that `ros2 param load` of the node's own `ros2 param dump`
+succeeds, read-only parameters included.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -46,12 +51,15 @@ class ParamSpec:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    constraints: str = ""
 
     def descriptor(self) -> ParameterDescriptor:
-        """The ROS descriptor: description, range and a note on when a change takes effect."""
+        """The ROS descriptor: description, range, read-only flag, when a change takes effect."""
         when = "changeable at runtime" if self.dynamic else "fixed while the node runs: restart"
         desc = ParameterDescriptor(name=self.name, description=f"{self.description} ({when})")
         desc.type = _ROS_TYPES[type(self.default)]
+        desc.read_only = not self.dynamic
+        desc.additional_constraints = self.constraints
         if self.choices:
             desc.additional_constraints = f"one of: {', '.join(self.choices)}"
         if self.low is not None and self.high is not None:
@@ -112,6 +120,13 @@ SPECS: tuple[ParamSpec, ...] = (
         dynamic=True,
     ),
     ParamSpec(
+        "publish_markers",
+        default=True,
+        description="publish ~/markers (visualization_msgs/MarkerArray: boxes and labels in "
+        "image pixels on the camera's frame_id) while someone subscribes",
+        dynamic=True,
+    ),
+    ParamSpec(
         "compressed_input",
         default=False,
         description="also subscribe image/compressed (jpeg or png CompressedImage)",
@@ -164,6 +179,32 @@ SPECS: tuple[ParamSpec, ...] = (
         low=0.1,
         high=60.0,
     ),
+    ParamSpec(
+        "diagnostics_window",
+        10.0,
+        "seconds of recent history the diagnostics levels judge: a refused or failed frame "
+        "warns this long, then clears",
+        dynamic=False,
+        low=1.0,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "input_timeout",
+        5.0,
+        "the input diagnostics turn ERROR when no frame arrived for this many seconds",
+        dynamic=False,
+        low=0.1,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "expected_input_rate",
+        0.0,
+        "the camera's frame rate (Hz) for counting frames lost before the node; 0: estimate "
+        "it from the frames' header stamps",
+        dynamic=False,
+        low=0.0,
+        high=10000.0,
+    ),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -177,6 +218,7 @@ class NodeSettings:
     max_detections: int
     temporal: bool
     publish_debug_image: bool
+    publish_markers: bool
     compressed_input: bool
     qos_reliability: str
     qos_depth: int
@@ -184,6 +226,9 @@ class NodeSettings:
     max_views_per_request: int
     sync_period: float
     diagnostics_period: float
+    diagnostics_window: float
+    input_timeout: float
+    expected_input_rate: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, Value]) -> NodeSettings:
@@ -255,6 +300,39 @@ def _field_docs() -> dict[str, str]:
     return docs
 
 
+# Ranges of the numeric engine.* parameters, shown by `ros2 param describe` and enforced by
+# rclpy. Lower bounds are EngineConfig's own checks (test_params checks both agree); upper
+# bounds only keep typos out (EngineConfig has none). view_scales is an array: rclpy has no
+# ranges for arrays, its descriptor states the constraint instead.
+ENGINE_RANGES: dict[str, tuple[float, float]] = {
+    "working_size": (64, 8192),
+    "frame_keypoints": (1, 100_000),
+    "view_keypoints": (1, 100_000),
+    "index_keypoints": (1, 100_000),
+    "query_keypoints": (1, 100_000),
+    "view_max_side": (1, 16_384),
+    "detection_threshold": (0.0, 1.0),
+    "candidates": (1, 1000),
+    "views_per_candidate": (1, 1000),
+    "uniqueness_ratio": (0.0, 1.0),
+    "min_votes": (1, 100_000),
+    "min_similarity": (-1.0, 1.0),
+    "reprojection_px": (0.001, 1000.0),
+    "ransac_iterations": (1, 1_000_000),
+    "min_inliers": (1, 100_000),
+    "accept_inliers": (1, 100_000),
+    "segment_candidates": (1, 1000),
+    "trust_warp_inliers": (1, 100_000),
+    "search_candidates": (0, 1000),
+    "search_score": (0.0, 1.0),
+    "redetect_every": (1, 100_000),
+    "index_exact_limit": (1, 1_000_000_000),
+    "index_nprobe": (1, 100_000),
+    "num_threads": (1, 1024),
+}
+_ENGINE_CONSTRAINTS = {"view_scales": "each scale in [0.05, 8], at least one"}
+
+
 def engine_specs() -> tuple[ParamSpec, ...]:
     """One fixed parameter per EngineConfig field, default and description from the engine."""
     docs = _field_docs()
@@ -265,7 +343,18 @@ def engine_specs() -> tuple[ParamSpec, ...]:
         default = field.default
         value: Value = [float(v) for v in default] if isinstance(default, tuple) else default  # type: ignore[assignment]
         description = docs.get(field.name, f"EngineConfig.{field.name}")
-        specs.append(ParamSpec(ENGINE_PREFIX + field.name, value, description, dynamic=False))
+        low, high = ENGINE_RANGES.get(field.name, (None, None))
+        specs.append(
+            ParamSpec(
+                ENGINE_PREFIX + field.name,
+                value,
+                description,
+                dynamic=False,
+                low=low,
+                high=high,
+                constraints=_ENGINE_CONSTRAINTS.get(field.name, ""),
+            )
+        )
     return tuple(specs)
 
 
@@ -285,3 +374,38 @@ def declare_engine(node: Node, settings: NodeSettings) -> EngineConfig:
 def all_names() -> list[str]:
     """Every parameter the node declares (node and engine), for checks of parameter files."""
     return [spec.name for spec in (*SPECS, *engine_specs())]
+
+
+def set_atomically(
+    node: Node,
+    changes: Sequence[Parameter],
+    apply: Callable[[list[Parameter]], SetParametersResult],
+) -> SetParametersResult:
+    """What the node's set_parameters services do: unchanged read-only values are accepted.
+
+    rclpy refuses every set of a read-only parameter, even to its current value, so loading
+    a parameter dump would fail. Here such no-op entries are dropped; a real change of a
+    read-only parameter is refused with the reason of `check_changes` (restart with the new
+    value); everything else goes to `apply` (rclpy's own set, with its range checks).
+    """
+    remaining: list[Parameter] = []
+    for param in changes:
+        if not node.has_parameter(param.name) or not node.describe_parameter(param.name).read_only:
+            remaining.append(param)
+        elif not _same_value(param, node.get_parameter(param.name)):
+            refusal = check_changes([param])
+            if refusal.successful:  # read-only, but not one of ours (e.g. rclpy's own)
+                refusal = SetParametersResult(
+                    successful=False, reason=f"{param.name} is read-only: set it at start-up"
+                )
+            return refusal
+    return apply(remaining) if remaining else SetParametersResult(successful=True)
+
+
+def _same_value(new: Parameter, current: Parameter) -> bool:
+    """Same ROS type and value (arrays compared element by element)."""
+    if new.type_ != current.type_:
+        return False
+    if isinstance(new.value, str | bool | int | float) or new.value is None:
+        return bool(new.value == current.value)
+    return list(new.value) == list(current.value)

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -14,11 +13,14 @@ import numpy as np
 import pytest
 from tiny_scene import ENGINE_CONFIG, NAMES, TOPIC, Scene, write_recording
 
+from pixret_ros.entry_points import installed_launcher
 from pixret_ros.evaluation.cli import main
 
 
+@pytest.mark.installed
 def test_console_script_run_on_frames(tiny: Scene, tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("pixret-eval")
+    script = installed_launcher("pixret-eval")  # a colcon workspace's, or the venv's
+    assert script is not None, "pixret-eval is not installed: run `make setup` or `colcon build`"
     out = tmp_path / "out"
     args = ["run", "--gallery", tiny.gallery, "--gt", tiny.gt, "--frames", tiny.frames_dir]
     args += [f"--config={key}={value}" for key, value in ENGINE_CONFIG.items()]

@@ -172,8 +172,12 @@ def launch_node(
     *,
     namespace: str = "",
     params: dict[str, Any] | None = None,
+    command: list[str] | None = None,
 ) -> NodeProcess:
-    """Start pixret_node with config/pixret.yaml plus `params`; do not wait for it."""
+    """Start pixret_node with config/pixret.yaml plus `params`; do not wait for it.
+
+    `command` replaces `python -m pixret_ros.ros.node` (e.g. by an installed launcher).
+    """
     args = ["--ros-args", "--params-file", str(PARAMS_FILE), "-p", f"gallery_path:={gallery}"]
     for key, value in (params or {}).items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
@@ -183,7 +187,7 @@ def launch_node(
         args += ["-r", f"__ns:={prefix}"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pixret_ros.ros.node", *args],
+            [*(command or [sys.executable, "-m", "pixret_ros.ros.node"]), *args],
             env=dds_env(),
             stdout=out,
             stderr=subprocess.STDOUT,

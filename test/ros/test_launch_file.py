@@ -133,3 +133,28 @@ def test_remapped_topics_are_the_nodes_inputs(tree: ast.Module) -> None:
         assert isinstance(pair.elts[0], ast.Constant)
         sources.add(pair.elts[0].value)
     assert sources == subscribed
+
+
+def test_nodes_get_the_shared_memory_profile_and_plain_logs(tree: ast.Module) -> None:
+    """Finding 3 (launch side) and emulate_tty: the profile file exists, logs carry no colour."""
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    profile = REPO / "config" / str(constants["DDS_PROFILE"])
+    assert profile.is_file()
+    assert "<type>SHM</type>" in profile.read_text()
+    node = _calls(tree, "Node")[0]
+    emulate_tty = _keyword(node, "emulate_tty")
+    assert isinstance(emulate_tty, ast.Constant)
+    assert emulate_tty.value is False  # a pseudo-tty makes rcutils write colour codes
+    assert isinstance(_keyword(node, "additional_env"), ast.Name)
+    assigned = {
+        target.slice.value
+        for target in (t for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets)
+        if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant)
+    }
+    assert {"PYTHONUNBUFFERED", "FASTRTPS_DEFAULT_PROFILES_FILE"} <= assigned

@@ -130,3 +130,23 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
     config = dataclasses.replace(EngineConfig(), **overrides)  # type: ignore[arg-type]  # validated by __post_init__
     assert config.working_size < EngineConfig().working_size  # it is the faster profile
+
+
+def test_engine_ranges_agree_with_engine_config() -> None:
+    numeric = [
+        spec
+        for spec in params.engine_specs()
+        if isinstance(spec.default, int | float) and not isinstance(spec.default, bool)
+    ]
+    assert len(numeric) == len(params.ENGINE_RANGES)
+    for spec in numeric:
+        name = spec.name.removeprefix(params.ENGINE_PREFIX)
+        assert spec.low is not None, f"{name} has no range"
+        assert spec.high is not None, f"{name} has no range"
+        kind: type[int | float] = int if isinstance(spec.default, int) else float
+        for bound in (spec.low, spec.high):
+            EngineConfig(**{name: kind(bound)})  # type: ignore[arg-type]  # accepts both ends
+        below = spec.low - 1 if kind is int else spec.low - 1e-3
+        with pytest.raises(ConfigError, match=name):  # and its own check starts where ours does
+            EngineConfig(**{name: kind(below)})  # type: ignore[arg-type]
+        assert spec.descriptor().read_only

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,12 +10,16 @@ import numpy as np
 import pytest
 from node_harness import NodeProcess, RosPeer, Scene, dds_env, folder_hash
 
-pytestmark = pytest.mark.dds
+from pixret_ros.entry_points import installed_launcher
 
-PIXRET = Path(sys.executable).with_name("pixret")  # installed by `make setup`
+pytestmark = [pytest.mark.dds, pytest.mark.installed]
+
+# The installed launcher (a colcon workspace's lib/pixret_ros, or the venv of `make setup`).
+PIXRET = installed_launcher("pixret")
 
 
 def pixret(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    assert PIXRET is not None, "pixret is not installed: run `make setup` or `colcon build`"
     return subprocess.run(
         [str(PIXRET), *args],
         env=dds_env(),
