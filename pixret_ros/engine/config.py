@@ -176,29 +176,13 @@ class EngineConfig:
         """Reject out-of-range values with the field name, the value and the valid range."""
         self._check_counts()
         self._check_numbers()
-        if (
-            not isinstance(self.view_scales, tuple)
-            or not self.view_scales
-            or not all(_is_real(s) and 0.05 <= s <= 8.0 for s in self.view_scales)
-        ):
-            raise ConfigError(
-                f"EngineConfig.view_scales={self.view_scales!r}: must be a non-empty tuple of "
-                "numbers in [0.05, 8], e.g. (0.5, 1.0, 2.0)"
-            )
+        self._check_scales("view_scales", "(0.5, 1.0, 2.0)")
         if not check_rotations(self.view_rotations):
             raise ConfigError(
                 f"EngineConfig.view_rotations={self.view_rotations!r}: must be a tuple of "
                 "distinct values among 0, 90, 180, 270 that includes 0, e.g. (0, 90, 180, 270)"
             )
-        if (
-            not isinstance(self.rotated_scales, tuple)
-            or not self.rotated_scales
-            or not all(_is_real(s) and 0.05 <= s <= 8.0 for s in self.rotated_scales)
-        ):
-            raise ConfigError(
-                f"EngineConfig.rotated_scales={self.rotated_scales!r}: must be a non-empty "
-                "tuple of numbers in [0.05, 8], e.g. (0.5, 1.0)"
-            )
+        self._check_scales("rotated_scales", "(0.5, 1.0)")
         if self.flow_preset not in ("ultrafast", "fast", "medium"):
             raise ConfigError(
                 f"EngineConfig.flow_preset={self.flow_preset!r}: must be one of "
@@ -207,6 +191,18 @@ class EngineConfig:
         for name in ("calibrate", "segment", "temporal"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
+
+    def _check_scales(self, name: str, example: str) -> None:
+        scales = getattr(self, name)
+        if (
+            not isinstance(scales, tuple)
+            or not scales
+            or not all(_is_real(s) and 0.05 <= s <= 8.0 for s in scales)
+        ):
+            raise ConfigError(
+                f"EngineConfig.{name}={scales!r}: must be a non-empty tuple of numbers in "
+                f"[0.05, 8], e.g. {example}"
+            )
 
     def _check_counts(self) -> None:
         for name in _POSITIVE_INTS:
