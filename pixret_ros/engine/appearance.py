@@ -153,7 +153,7 @@ def cell_fraction(mask: BoolMask, grid: tuple[int, int]) -> F32:
     )
 
 
-def _spread(cells: F32, limit: int) -> F32:
+def spread_rows(cells: F32, limit: int) -> F32:
     """At most `limit` rows, evenly spaced (keeps spatial coverage, deterministic)."""
     if len(cells) <= limit:
         return cells
@@ -216,8 +216,8 @@ def build_appearance(
             fg_cells = cells[flat >= max(0.5 * float(flat.max()), 1e-6)]
         fg.append(fg_cells)
         bg.append(cells[flat <= BG_CELL_FRACTION])
-    fg_protos = _spread(np.concatenate(fg), MAX_FG_PROTOTYPES)
-    bg_protos = _spread(np.concatenate(bg), MAX_BG_PROTOTYPES).reshape(-1, 64)
+    fg_protos = spread_rows(np.concatenate(fg), MAX_FG_PROTOTYPES)
+    bg_protos = spread_rows(np.concatenate(bg), MAX_BG_PROTOTYPES).reshape(-1, 64)
     inner = cv2.erode(view_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     fg_pixels = view_rgb[inner if inner.sum() >= 0.3 * view_mask.sum() else view_mask]
     bg_pixels = view_rgb[~view_mask]

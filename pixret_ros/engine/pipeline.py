@@ -28,10 +28,11 @@ from pixret_ros.engine.localize import Localization, localize, scaled, warp_mask
 from pixret_ros.engine.orientation import Rectifier, off_template, rotated, to_view
 from pixret_ros.engine.segment import SegmentPrior, search, segment
 from pixret_ros.engine.temporal import StreamState, Track
+from pixret_ros.engine.track import Fit, Tracker
 from pixret_ros.engine.types import Box, Detection
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from pixret_ros.engine.types import BoolMask, RGBImage
 
@@ -244,6 +245,7 @@ class PixelRetriever:
         self._keys: dict[str, list[int]] = {}  # index key of each of its templates
         self._next_key = 0
         self._stream = StreamState(self.config)
+        self._tracker = Tracker(self.config)
         self.sync()
 
     # ---------------------------------------------------------------- gallery
@@ -274,7 +276,7 @@ class PixelRetriever:
         self._templates = [view for entry in entries for view in entry.views]
         self._build_index()
         self._signature = signature
-        self._stream.reset()
+        self.reset_stream()  # instance numbers may have changed
         return True
 
     def _load_instance(self, name: str, number: int) -> InstanceEntry:
@@ -367,6 +369,7 @@ class PixelRetriever:
     def reset_stream(self) -> None:
         """Forget the temporal state (the next frame is searched from scratch)."""
         self._stream.reset()
+        self._tracker.reset()
 
     # ---------------------------------------------------------------- frames
     def process(self, frame: RGBImage) -> list[Detection]:
@@ -379,25 +382,13 @@ class PixelRetriever:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         height, width = frame.shape[:2]
-        factor = min(1.0, self.config.working_size / max(height, width))
-        if factor < 1.0:
-            size = (round(width * factor), round(height * factor))
-            work = _resize(frame, size)
-        else:
-            work = frame
+        work = _working(frame, self.config.working_size)
         feats = self.extractor.extract(work)
         sx, sy = width / work.shape[1], height / work.shape[0]
         timings["features"] = _lap(start)
 
         t0 = time.perf_counter()
-        tracks = self._stream.tracks
-        ranked_instances, pairs = (
-            self._candidates(feats) if self._stream.full_search_due() else ([], [])
-        )
-        for track in tracks.values():  # stream mode: always verify what was found before
-            template = self._templates[track.view_slot]
-            if all(p is not template for p in pairs):
-                pairs.append(template)
+        ranked_instances, pairs = self._pairs(feats)
         timings["retrieval"] = _lap(t0)
 
         t0 = time.perf_counter()
@@ -407,12 +398,13 @@ class PixelRetriever:
         t0 = time.perf_counter()
         detections = []
         accepted: list[Track] = []
+        fits: dict[int, Fit] = {}
         ranked = sorted(found.items(), key=lambda item: -item[1][0].inliers)
         for rank, (instance, (loc, template)) in enumerate(ranked):
             entry = self._instances[instance]
             transform = scaled(loc.transform, sx, sy)
             allow = rank < self.config.segment_candidates
-            mask, appearance = self._mask(
+            mask, appearance, exact = self._mask(
                 work=work,
                 feats=feats,
                 entry=entry,
@@ -428,6 +420,7 @@ class PixelRetriever:
             geometric = entry.score.score(loc)
             if appearance is not None:  # segmented: rank it at least as an appearance-only find
                 geometric = max(geometric, self.config.search_score * appearance)
+            fits[instance] = Fit(mask, geometric, exact)  # frame pixels; tracks downscale it
             score = self._stream.carried_score(instance, geometric, box, loc.inliers)
             if score >= self.config.score_threshold:
                 accepted.append(Track(instance, self._slot_of[id(template)], score, box))
@@ -444,14 +437,30 @@ class PixelRetriever:
                 )
             )
         timings["segment"] = _lap(t0)
+        if self.config.temporal:
+            t0 = time.perf_counter()
+            detections = self._follow(work, feats, frame, fits, detections)
+            timings["track"] = _lap(t0)
         t0 = time.perf_counter()
-        detections.extend(self._search(work, feats, frame, ranked_instances, found))
+        skip = {*found, *self._tracker.tracks}
+        detections.extend(self._search(work, feats, frame, ranked_instances, skip))
         timings["search"] = _lap(t0)
         detections.sort(key=lambda d: -d.score)
         self._stream.update(accepted)
         timings["total"] = _lap(start)
         self.last_timings = timings
         return detections
+
+    def _pairs(self, feats: Features) -> tuple[list[int], list[ViewTemplate]]:
+        """Ranked candidate instances and the views to verify (stream mode adds its tracks')."""
+        ranked_instances, pairs = (
+            self._candidates(feats) if self._stream.full_search_due() else ([], [])
+        )
+        for track in self._stream.tracks.values():  # stream mode: verify what was found before
+            template = self._templates[track.view_slot]
+            if all(p is not template for p in pairs):
+                pairs.append(template)
+        return ranked_instances, pairs
 
     def _verify(
         self,
@@ -554,19 +563,20 @@ class PixelRetriever:
         transform: npt.NDArray[np.float64],
         frame: RGBImage,
         allow_segment: bool = True,
-    ) -> tuple[BoolMask, float | None]:
-        """Frame mask of a verified view and its appearance score (None without segmenter).
+    ) -> tuple[BoolMask, float | None, bool]:
+        """Frame mask of a verified view, its appearance score (None without segmenter), exact.
 
         Planar fits and fits with at least `trust_warp_inliers` inliers keep the view mask
         warped at full resolution (exact for planar truths, and better than region
         segmentation where the geometry is that strong); the others are segmented on the
-        working-resolution frame and scaled up.
+        working-resolution frame and scaled up. `exact` says the warped mask was kept because
+        the fit is planar or strong (not merely because segmentation was not allowed).
         """
         height, width = frame.shape[:2]
         warped = warp_mask(template.mask, transform, (height, width))
         trusted = loc.planar or loc.inliers >= self.config.trust_warp_inliers
         if trusted or not allow_segment or not self.config.segment or not entry.appearance:
-            return warped, None
+            return warped, None, trusted
         prior = SegmentPrior(
             mask=warp_mask(template.mask, loc.transform, work.shape[:2]),
             points=loc.frame_points,
@@ -574,8 +584,51 @@ class PixelRetriever:
         )
         result = segment(work, feats, entry.appearance, prior)
         if not result.mask.any():
-            return warped, result.score
-        return _upscaled(result.mask, (height, width)), result.score
+            return warped, result.score, False
+        return _upscaled(result.mask, (height, width)), result.score, False
+
+    def _follow(
+        self,
+        work: RGBImage,
+        feats: Features,
+        frame: RGBImage,
+        fits: dict[int, Fit],
+        detections: list[Detection],
+    ) -> list[Detection]:
+        """Stream mode: advance the tracks; a tracked instance's detection is its track's.
+
+        `fits` hold this frame's geometric fits with masks in frame pixels.
+        """
+        small = {
+            i: replace(fit, mask=_downscaled(fit.mask, work.shape[:2])) for i, fit in fits.items()
+        }
+        states = self._tracker.step(work, feats, small, self._models_of)
+        by_name = {d.name: d for d in detections}
+        shape = frame.shape[:2]
+        threshold = self.config.score_threshold
+        for instance, state in states.items():
+            entry = self._instances[instance]
+            fitted = by_name.get(entry.name)
+            if state.anchored and fitted is not None:
+                mask = fitted.mask  # an exact fit's full-resolution mask
+            else:
+                mask = _upscaled(state.mask, shape)
+            by_name[entry.name] = Detection(
+                name=entry.name,
+                score=state.confidence,
+                box=Box.of_mask(mask),
+                mask=mask,
+                inliers=fitted.inliers if fitted is not None else 0,
+                homography=fitted.homography if fitted is not None else None,
+                view_index=fitted.view_index if fitted is not None else entry.views[0].view_index,
+                accepted=state.confidence >= threshold,
+                tracked=True,
+            )
+        return list(by_name.values())
+
+    def _models_of(self, instance: int) -> list[AppearanceModel]:
+        """Appearance models of an instance: its views' and this stream's memory samples."""
+        return [*self._instances[instance].appearance, *self._tracker.memory.samples(instance)]
 
     def _search(
         self,
@@ -583,31 +636,40 @@ class PixelRetriever:
         feats: Features,
         frame: RGBImage,
         ranked_instances: Sequence[int],
-        found: dict[int, tuple[Localization, ViewTemplate]],
+        skip: Collection[int],
     ) -> list[Detection]:
-        """Appearance-only detections of the best-voted instances that geometry missed."""
+        """Appearance-only detections of the best-voted instances not in `skip` (found ones)."""
         if not self.config.segment:
             return []
         height, width = frame.shape[:2]
-        missed = [i for i in ranked_instances if i not in found and self._instances[i].appearance]
+        # Stream mode: instances this stream tracked and lost are searched first, with the
+        # poses the stream memory learned (re-detection).
+        lost = [i for i in self._tracker.lost() if i not in skip] if self.config.temporal else []
+        missed = [i for i in ranked_instances if i not in skip and i not in lost]
+        missed = [i for i in [*lost, *missed] if self._instances[i].appearance]
         detections = []
         for instance in missed[: self.config.search_candidates]:
             entry = self._instances[instance]
-            result = search(work, feats, entry.appearance)
+            result = search(work, feats, self._models_of(instance))
             if not result.mask.any():
                 continue
             mask = _upscaled(result.mask, (height, width))
             score = self.config.search_score * result.score
+            state = None
+            if instance in lost:
+                state = self._tracker.confirm(instance, result.mask, result.score)
             detections.append(
                 Detection(
                     name=entry.name,
-                    score=score,
+                    score=score if state is None else state.confidence,
                     box=Box.of_mask(mask),
                     mask=mask,
                     inliers=0,
                     homography=None,
                     view_index=entry.views[0].view_index,
-                    accepted=score >= self.config.score_threshold,
+                    accepted=(score if state is None else state.confidence)
+                    >= self.config.score_threshold,
+                    tracked=state is not None,
                 )
             )
         return detections
@@ -681,10 +743,27 @@ def _resize(image: RGBImage, size: tuple[int, int]) -> RGBImage:
     return np.asarray(cv2.resize(image, size, interpolation=method), dtype=np.uint8)
 
 
+def _working(frame: RGBImage, working_size: int) -> RGBImage:
+    """`frame` shrunk so that its long side is at most `working_size` (as is if smaller)."""
+    height, width = frame.shape[:2]
+    factor = min(1.0, working_size / max(height, width))
+    if factor >= 1.0:
+        return frame
+    return _resize(frame, (round(width * factor), round(height * factor)))
+
+
 def _upscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
     """A working-resolution mask at the input frame's (height, width), nearest neighbour."""
     up = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return np.asarray(up, dtype=bool)
+
+
+def _downscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
+    """A frame mask at the working resolution (h, w): area average, half covered is in."""
+    if mask.shape == shape:
+        return mask
+    small = cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return np.asarray(small >= 0.5, bool)
 
 
 def _lap(start: float) -> float:

@@ -51,6 +51,9 @@ class Detection:
         homography: 3x3 float64 view -> frame (input pixels), or None where no warp was verified.
         view_index: which registered view matched best.
         accepted: score reached the engine's `score_threshold` (what the node publishes).
+        tracked: stream mode: the detection is a track's (its mask carried from earlier frames
+            and corrected on this one, its score the track's confidence), not a fit of this
+            frame alone.
     """
 
     name: str
@@ -61,3 +64,4 @@ class Detection:
     homography: Homography | None
     view_index: int
     accepted: bool
+    tracked: bool = False

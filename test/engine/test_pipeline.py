@@ -179,6 +179,12 @@ def test_bad_frames_raise_frame_error(frame: np.ndarray, match: str) -> None:
         ("min_votes", 2.5, "min_votes=2.5"),
         ("search_candidates", -1, r"search_candidates=-1.*>= 0"),
         ("search_score", 2.0, r"search_score=2.0.*\[0, 1\]"),
+        ("flow_preset", "slow", "flow_preset='slow'"),
+        ("track_decay", 1.5, r"track_decay=1.5.*\[0, 1\]"),
+        ("memory_size", -1, r"memory_size=-1.*>= 0"),
+        ("redetect_confirm", 1.5, "redetect_confirm=1.5"),
+        ("memory_every", 0, "memory_every=0"),
+        ("track_mask_prior", 20.0, "track_mask_prior=20.0"),
     ],
 )
 def test_bad_settings_raise_config_error(field: str, value: object, match: str) -> None:
