@@ -458,14 +458,17 @@ class PixretNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Run pixret_node until Ctrl-C, SIGTERM or shutdown (shape of ros2/demos talker).
 
-    Start it through node_process.main (the console script does), whose signal handlers make
-    every stop clean.
+    Start it through node_process.main (the console script does): its signal handlers make a
+    stop during the imports clean; rclpy's then shut the context down on SIGINT and SIGTERM.
     """
     try:
         rclpy.init(args=args)
     except RuntimeError as err:  # rcl rejects the --ros-args (bad remap, params file...)
         print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         return 1
+    if node_process.stop_asked():  # a signal came before rclpy's handlers were in place
+        rclpy.try_shutdown()
+        return 0
     node: PixretNode | None = None
     executor = SingleThreadedExecutor()  # callbacks are short: the engine has its own thread
     status = 0
@@ -478,8 +481,11 @@ def main(args: list[str] | None = None) -> int:
     except (PixretError, ParameterException, OSError) as err:
         print(f"pixret_node: cannot start: {err}", file=sys.stderr)
         status = 1
+    except Exception:
+        if rclpy.ok():
+            raise
+        # else a signal shut rclpy down while the node was being built: a stop, not a failure
     finally:
-        node_process.stopping()  # a second signal must not interrupt the teardown
         executor.shutdown()
         if node is not None:
             node.destroy_node()

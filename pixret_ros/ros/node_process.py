@@ -2,12 +2,13 @@
 
 Why a module of its own, importing nothing heavy: torch and rclpy take seconds to import, and
 a signal meanwhile used to end the process with a traceback (SIGINT) or status -15 (SIGTERM,
-whose default action kills). Here both signals raise KeyboardInterrupt in the main thread, the
-first time only; rclpy.init (later) installs its own handlers, which shut its context down and
-then call this one, so spin() ends either way and the node's main exits with status 0. Once
-the node tears down, further signals (`ros2 launch` sends SIGINT, then SIGTERM; a second
-Ctrl-C) are ignored, so the teardown always completes: it is bounded (the engine thread gets
-10 s to finish its frame), and they stay ignored while Python exits.
+whose default action kills). Here both signals are only recorded, never raised: an exception
+thrown into torch's C++ import aborts the process (pybind11 terminate, status -6). The node
+starts only if no stop was asked for by then; once rclpy.init has installed its handlers,
+they shut its context down on either signal (and then call this one), so spin() returns and
+the node tears down. Further signals (`ros2 launch` sends SIGINT, then SIGTERM; a second
+Ctrl-C) change nothing, so the teardown always completes: it is bounded (the engine thread
+gets 10 s to finish its frame), and they stay ignored while Python exits.
 """
 
 from __future__ import annotations
@@ -19,35 +20,29 @@ if TYPE_CHECKING:
     from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_state = {"stopping": False}
+_state = {"asked": False}
 
 
-def _stop_once(_signum: int, _frame: FrameType | None) -> None:
-    if _state["stopping"]:
-        return  # already stopping: let the teardown finish
-    _state["stopping"] = True
-    raise KeyboardInterrupt
+def _record(_signum: int, _frame: FrameType | None) -> None:
+    _state["asked"] = True
 
 
-def stopping() -> None:
-    """The process is tearing down: from now on SIGINT and SIGTERM change nothing."""
-    _state["stopping"] = True
+def stop_asked() -> bool:
+    """Whether SIGINT or SIGTERM arrived since the handlers were installed."""
+    return _state["asked"]
 
 
 def main(args: list[str] | None = None) -> int:
     """Install the handlers, then import and run the node (`pixret_node`'s entry point)."""
     for sig in SIGNALS:
-        signal.signal(sig, _stop_once)
+        signal.signal(sig, _record)
     try:
         from pixret_ros.ros import node  # noqa: PLC0415 - after the handlers: imports are slow
 
-        return node.main(args)
-    except KeyboardInterrupt:
-        return 0  # stopped before the node existed
+        return 0 if stop_asked() else node.main(args)
     finally:
         # Python's own exit restores the default actions of signals it handled, and SIGTERM's
         # default kills: a late signal would turn this exit into status -15. Ignored ones stay.
-        stopping()
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
 

@@ -83,6 +83,23 @@ def test_sigint_and_sigterm_mid_frame_exit_cleanly(
         feeder.join(5.0)
 
 
+def _catches(pid: int, signals: tuple[signal.Signals, ...]) -> bool:
+    """Whether process `pid` runs the node's module and handles all `signals` (Linux /proc).
+
+    Before its exec the child still shows the test process's handlers: hence the cmdline.
+    """
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if b"pixret_ros.ros.node_process" not in cmdline:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    mask = int(caught.split()[1], 16)
+    return all(mask >> (sig - 1) & 1 for sig in signals)
+
+
 def _has_detections(received: Received) -> bool:
     return bool(received.detections)
 
@@ -98,14 +115,20 @@ def _assert_clean_exit(node: NodeProcess, what: str) -> None:
     assert "engine thread still busy" not in log, f"{what}:\n{log}"
 
 
-@pytest.mark.parametrize("sig", [INT, TERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("sig", "after"), [(INT, 0.0), (TERM, 0.0), (TERM, 0.5)], ids=["INT", "TERM", "TERM-later"]
+)
 def test_a_signal_during_the_start_up_imports_exits_cleanly(
-    tmp_path: Path, sig: signal.Signals
+    tmp_path: Path, sig: signal.Signals, after: float
 ) -> None:
-    """Torch takes seconds to import: SIGTERM's default action would kill (status -15)."""
+    """Torch takes seconds to import: SIGTERM's default action would kill (status -15), SIGINT
+    would print a KeyboardInterrupt traceback."""
     node = launch_node(tmp_path / "gallery", tmp_path / "node.log", namespace="/shutdown_early")
     try:
-        time.sleep(1.0)
+        # Once the process catches both signals (its first act), while it imports for seconds.
+        caught = partial(_catches, node.process.pid, (INT, TERM))
+        assert wait_for(caught, 30.0), node.log_text()
+        time.sleep(after)  # 0.5 s: into torch's import (a raise there would abort: -6)
         assert node.alive(), node.log_text()
         node.process.send_signal(sig)
         _assert_clean_exit(node, sig.name)
