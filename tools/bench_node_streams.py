@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from pycocotools.coco import COCO
 from tqdm import tqdm
 
+from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.metrics import mask_iou
 from pixret_ros.ros.convert import image_to_array, to_image_msg
 
@@ -138,30 +138,6 @@ def _score(
         out.append(mask_iou(pred, truth) if pred.shape == truth.shape else 0.0)
 
 
-class GroundTruth:
-    """gt.json of the streams (COCO; file_name = "<stream>/<name>"), read with pycocotools.
-
-    Why not evaluation.ground_truth: it names frames by basename, and the streams repeat
-    basenames across streams.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._coco = COCO(str(path))
-        self._ids = {img["file_name"]: img["id"] for img in self._coco.dataset["images"]}
-        self.frames = list(self._ids)
-
-    def masks(self, frame: str) -> dict[str, np.ndarray]:
-        """{instance: bool mask} of the instances present in `frame` (unions of annotations)."""
-        out: dict[str, np.ndarray] = {}
-        for ann in self._coco.loadAnns(self._coco.getAnnIds(imgIds=[self._ids[frame]])):
-            if ann.get("iscrowd"):
-                continue
-            name = self._coco.cats[ann["category_id"]]["name"]
-            mask = self._coco.annToMask(ann).astype(bool)
-            out[name] = out[name] | mask if name in out else mask
-        return out
-
-
 def load(folder: Path) -> GroundTruth:
-    """The streams' ground truth."""
-    return GroundTruth(folder / "gt.json")
+    """The streams' ground truth; frames are named `<stream>/<name>` (basenames repeat)."""
+    return load_ground_truth(folder / "gt.json", qualified=True)
