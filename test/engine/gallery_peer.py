@@ -84,7 +84,11 @@ def _ops(command: dict[str, object], views: Views) -> None:
         index = start
         while True:
             run_op(gallery, views, ops[index % len(ops)])
-            print(index, flush=True)
+            # One write for the whole line: with PYTHONUNBUFFERED (set in CI's environment) print
+            # writes the number and the newline separately, and a SIGKILL between the two left
+            # "1exit 9" for the test to read.
+            sys.stdout.write(f"{index}\n")
+            sys.stdout.flush()
             index += 1
 
     _, status = os.waitpid(_fork(writer), 0)
