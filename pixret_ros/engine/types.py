@@ -15,6 +15,10 @@ import numpy.typing as npt
 BoolMask = npt.NDArray[np.bool_]
 RGBImage = npt.NDArray[np.uint8]
 Homography = npt.NDArray[np.float64]
+# The package's one set of array aliases: modules import these instead of defining their own.
+Float32 = npt.NDArray[np.float32]
+Float64 = npt.NDArray[np.float64]
+Int64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
