@@ -10,7 +10,7 @@ run both the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -77,6 +77,10 @@ class SiftBaseline:
 
     def reset_stream(self) -> None:
         """No temporal state: nothing to forget."""
+
+    def set_score_threshold(self, threshold: float) -> None:
+        """Apply a live `score_threshold` to `accepted`."""
+        self.config = replace(self.config, score_threshold=threshold)
 
     def _features(
         self, rgb: RGBImage, mask: BoolMask | None = None

@@ -371,6 +371,12 @@ class PixelRetriever:
         self._stream.reset()
         self._tracker.reset()
 
+    def set_score_threshold(self, threshold: float) -> None:
+        """Apply a live `score_threshold`: the one value `accepted` and the stream tracks read."""
+        self.config = replace(self.config, score_threshold=threshold)
+        self._stream.config = self.config
+        self._tracker.config = self.config
+
     # ---------------------------------------------------------------- frames
     def process(self, frame: RGBImage) -> list[Detection]:
         """Every candidate detection in `frame` (RGB uint8), best score first.

@@ -228,3 +228,16 @@ def test_each_registered_scale_becomes_its_own_template() -> None:
     single = ViewTemplate(0, 0, keypoints[:2], descriptors[:2], mask, ranks[:2])
     (only,) = split_scales(single)
     assert only is single  # one scale: the template itself
+
+
+def test_a_live_score_threshold_reaches_accepted(tmp_path: Path) -> None:
+    retriever = PixelRetriever(make_gallery(tmp_path, ["cat_face"]), EngineConfig())
+    shot = scene({"cat_face": similarity(1.1, 8.0, 250, 130)})
+    best = retriever.process(shot.frame)[0]
+    assert best.accepted
+    retriever.set_score_threshold(min(1.0, best.score + 0.01))
+    again = retriever.process(shot.frame)[0]
+    assert again.score == pytest.approx(best.score)
+    assert not again.accepted
+    with pytest.raises(ConfigError):
+        retriever.set_score_threshold(1.5)
