@@ -38,7 +38,12 @@ from pixret_ros.engine.types import Box, Detection
 from pixret_ros.entry_points import installed_launcher
 from pixret_ros.evaluation import demo_data
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, box_iou, compute_metrics, mask_iou
+from pixret_ros.evaluation.metrics import (
+    SCALAR_METRIC_KEYS,
+    box_iou_of_masks,
+    compute_metrics,
+    mask_iou,
+)
 from pixret_ros.evaluation.records import DetectionRecord
 
 if TYPE_CHECKING:
@@ -283,7 +288,7 @@ def published_metrics(predictions: Path, gt_path: Path) -> dict[str, object]:
         for i, det in enumerate(detections):
             published = labels == i + 1
             truth = truths.get(det.name, np.zeros_like(published))
-            ious = mask_iou(published, truth), box_iou(published, truth)
+            ious = mask_iou(published, truth), box_iou_of_masks(published, truth)
             records.append(DetectionRecord(frame, det.name, det.score, *ious, accepted=True))
     return dict(compute_metrics(gt.frames, gt.truths(), records))
 

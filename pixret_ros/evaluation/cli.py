@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from pixret_ros.evaluation.runner import METHODS  # noqa: PLC0415
+    from pixret_ros.evaluation.engines import METHODS  # noqa: PLC0415
 
     run = subparsers.add_parser(
         "run",
@@ -163,10 +163,11 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _run(args: argparse.Namespace) -> int:
     from pixret_ros.evaluation import engine_settings, runner  # noqa: PLC0415 - fast --help
+    from pixret_ros.evaluation.sources import Source  # noqa: PLC0415
 
     if args.recorded is not None:
         first, *more = args.recorded
-        source = runner.Source(
+        source = Source(
             "recorded",
             first,
             args.topic,
@@ -178,9 +179,9 @@ def _run(args: argparse.Namespace) -> int:
         if not args.topic:
             return _fail("--bag needs --topic (the camera topic)")
         first, *more = args.bag
-        source = runner.Source("bag", first, args.topic, more=tuple(more))
+        source = Source("bag", first, args.topic, more=tuple(more))
     else:
-        source = runner.Source("frames", args.frames)
+        source = Source("frames", args.frames)
     if args.recorded is None and args.gallery is None:
         return _fail("--gallery is required with --bag and --frames")
     config = (
