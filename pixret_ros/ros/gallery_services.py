@@ -79,23 +79,15 @@ class GalleryServices:
     def _on_register(
         self, request: RegisterInstance.Request, response: RegisterInstance.Response
     ) -> RegisterInstance.Response:
-        try:
+        def register() -> str:
             images, masks = decode_views(request, self._side.settings())
             response.num_views = self._writer.add(
                 request.name, images, masks, replace=request.replace
             )
-        except (ConversionError, GalleryError) as err:
-            return self._refuse(response, f"register {request.name!r} refused: {err}")
-        except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
-            self._node.get_logger().error(traceback.format_exc())
-            return self._refuse(response, f"register {request.name!r} failed: {err!r}")
-        # Live at once here (the engine thread loads it between two frames); other nodes pick
-        # it up at their next sync.
-        self._side.sync()
-        response.success = True
-        response.message = f"registered {request.name!r}: {response.num_views} view(s)"
-        self._node.get_logger().info(response.message)
-        return response
+            return f"registered {request.name!r}: {response.num_views} view(s)"
+
+        refused = (ConversionError, GalleryError)
+        return self._write(response, f"register {request.name!r}", refused, register)
 
     def _on_register_from_camera(
         self, request: RegisterFromCamera.Request, response: RegisterFromCamera.Response
@@ -108,35 +100,49 @@ class GalleryServices:
                 f"register {request.name!r} refused: no frame received yet on "
                 f"{self._node.resolve_topic_name('image')}; check the camera and the remapping",
             )
-        try:
+
+        def register() -> str:
             frame = any_to_rgb(msg, self._side.settings().max_image_pixels)
             done = register_from_frame(request, frame, self._writer)
-        except PixretError as err:  # bad name, box, points, frame; empty segmentation
-            return self._refuse(response, f"register {request.name!r} refused: {err}")
-        except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
-            self._node.get_logger().error(traceback.format_exc())
-            return self._refuse(response, f"register {request.name!r} failed: {err!r}")
-        self._side.sync()
-        response.success, response.message = True, done.message
-        response.num_views, response.mask = done.num_views, mask_msg(done.mask, msg.header)
-        self._side.show(done.overlay, msg)  # what was learned; the mask is in the answer
-        self._node.get_logger().info(done.message)
-        return response
+            response.num_views, response.mask = done.num_views, mask_msg(done.mask, msg.header)
+            self._side.show(done.overlay, msg)  # what was learned; the mask is in the answer
+            return done.message
+
+        # PixretError: bad name, box, points, frame; empty segmentation
+        return self._write(response, f"register {request.name!r}", (PixretError,), register)
 
     def _on_remove(
         self, request: RemoveInstance.Request, response: RemoveInstance.Response
     ) -> RemoveInstance.Response:
-        try:
+        def remove() -> str:
             self._writer.remove(request.name)
-        except GalleryError as err:
-            return self._refuse(response, f"remove {request.name!r} refused: {err}")
+            return f"removed {request.name!r}"
+
+        return self._write(response, f"remove {request.name!r}", (GalleryError,), remove)
+
+    def _write(
+        self,
+        response: _Answer,
+        what: str,
+        refused: tuple[type[Exception], ...],
+        change: Callable[[], str],
+    ) -> _Answer:
+        """Run `change` (a gallery write; returns the success message), then sync the engine.
+
+        `refused` errors answer "refused" with the reason, any other "failed" (logged with its
+        traceback); either way the node stays up. Live at once here (the engine thread loads
+        the change between two frames); other nodes pick it up at their next sync.
+        """
+        try:
+            message = change()
+        except refused as err:
+            return self._refuse(response, f"{what} refused: {err}")
         except Exception as err:  # noqa: BLE001 - answer the caller, keep the node up
             self._node.get_logger().error(traceback.format_exc())
-            return self._refuse(response, f"remove {request.name!r} failed: {err!r}")
+            return self._refuse(response, f"{what} failed: {err!r}")
         self._side.sync()
-        response.success = True
-        response.message = f"removed {request.name!r}"
-        self._node.get_logger().info(response.message)
+        response.success, response.message = True, message
+        self._node.get_logger().info(message)
         return response
 
     def _on_list(

@@ -60,8 +60,14 @@ class PixretNode(LifecycleNode):
         self._inputs: list[Any] = []  # subscriptions of the active state
         self._timers: list[Any] = []  # its diagnostics timer
         self._active = False
+        # Here, not in main(): a node built in a user's executor starts the same way.
+        self.started = self.autostart and self._start()
 
     # --- lifecycle --------------------------------------------------------------------------
+
+    def _start(self) -> bool:
+        """configure, then activate; False (the reason in `problem` and the log) if one failed."""
+        return bool(self.trigger_configure() == _OK and self.trigger_activate() == _OK)
 
     def on_configure(self, _state: LifecycleState) -> TransitionCallbackReturn:
         """Load the gallery and the engine, start its thread, create publishers and services."""
@@ -90,13 +96,19 @@ class PixretNode(LifecycleNode):
         settings = self._settings
         inputs = MutuallyExclusiveCallbackGroup()
         qos = image_qos(settings.qos_reliability, settings.qos_depth)
-        topics = [(Image, "image")]
-        if settings.compressed_input:
-            topics.append((CompressedImage, "image/compressed"))
         self._inputs = [
-            self.create_subscription(kind, topic, self.submit_frame, qos, callback_group=inputs)
-            for kind, topic in topics
+            self.create_subscription(Image, "image", self.submit_frame, qos, callback_group=inputs)
         ]
+        if settings.compressed_input:
+            self._inputs.append(
+                self.create_subscription(
+                    CompressedImage,
+                    "image/compressed",
+                    self.submit_frame,
+                    qos,
+                    callback_group=inputs,
+                )
+            )
         self._timers = [
             self.create_timer(
                 settings.diagnostics_period,
@@ -206,7 +218,7 @@ def main(args: list[str] | None = None) -> int:
     executor = SingleThreadedExecutor()  # callbacks are short: the engine has its own thread
     try:
         node = PixretNode()
-        if node.autostart and (node.trigger_configure() != _OK or node.trigger_activate() != _OK):
+        if node.autostart and not node.started and rclpy.ok():  # (not ok: a signal stopped it)
             reason = node.problem or "configure failed: see the log above"
             print(f"pixret_node: cannot start: {reason}", file=sys.stderr)
             return 1

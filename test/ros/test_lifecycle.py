@@ -58,6 +58,10 @@ def test_lifecycle_transitions_over_dds(
     )
     labels = {t.transition.label for t in transitions.available_transitions}
     assert "configure" in labels
+    # What `ros2 lifecycle nodes` looks for: a node serving lifecycle_msgs/srv/GetState.
+    services = dict(ros_peer.node.get_service_names_and_types())
+    assert services[f"{node.name}/get_state"] == ["lifecycle_msgs/srv/GetState"]
+    assert services[f"{node.name}/change_state"] == ["lifecycle_msgs/srv/ChangeState"]
 
     assert _change(ros_peer, node, Transition.TRANSITION_CONFIGURE), node.log_text()
     assert _state(ros_peer, node) == "inactive"

@@ -259,6 +259,39 @@ def test_parameters_live_and_fixed(
         assert _set(ros_peer, shared_node, "max_detections", 20).successful
 
 
+def test_live_score_threshold_changes_what_the_next_frames_publish(
+    ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
+) -> None:
+    """A `ros2 param set score_threshold` reaches the engine: its `accepted` decides."""
+    received = ros_peer.listen(shared_node.name)
+    frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
+
+    def scores_after(start: float) -> list[list[float]]:
+        found = _detections_after(received, start)
+        return [[d.score for d in m.detections if d.name == "astronaut"] for m in found]
+
+    start = time.monotonic()
+    assert _stream_until(
+        ros_peer, shared_node.image_topic, frame, lambda: any(scores_after(start)), 20.0
+    )
+    score = max(max(found) for found in scores_after(start) if found)
+    assert 0.5 <= score < 1.0, score  # the default threshold published it; 1.0 will not
+    assert _set(ros_peer, shared_node, "score_threshold", 1.0).successful
+    try:
+        start = time.monotonic()
+        assert _stream_until(
+            ros_peer, shared_node.image_topic, frame, lambda: len(scores_after(start)) >= 4, 20.0
+        )
+        later = scores_after(start)[1:]  # the first may be of a frame begun before the change
+        assert not any(later), later
+    finally:
+        assert _set(ros_peer, shared_node, "score_threshold", 0.5).successful
+    start = time.monotonic()
+    assert _stream_until(
+        ros_peer, shared_node.image_topic, frame, lambda: any(scores_after(start)), 20.0
+    ), "the astronaut is not published again at score_threshold 0.5"
+
+
 def test_debug_image_when_enabled_and_subscribed(
     ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
 ) -> None:
