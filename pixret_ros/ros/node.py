@@ -12,6 +12,7 @@ The engine thread and the newest-frame slot are explained in ros/engine_run.py.
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ class PixretNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         self.problem = ""  # why the parameters cannot be used; configure fails with it
+        self.failure = ""  # why the last configure failed
         try:
             self._settings = params.declare(self)
             self._engine_config = params.declare_engine(self, self._settings)
@@ -66,11 +68,12 @@ class PixretNode(LifecycleNode):
     # --- lifecycle --------------------------------------------------------------------------
 
     def _start(self) -> bool:
-        """configure, then activate; False (the reason in `problem` and the log) if one failed."""
+        """configure, then activate; False (the reason in `failure` and the log) if one failed."""
         return bool(self.trigger_configure() == _OK and self.trigger_activate() == _OK)
 
     def on_configure(self, _state: LifecycleState) -> TransitionCallbackReturn:
         """Load the gallery and the engine, start its thread, create publishers and services."""
+        self.failure = self.problem
         if self.problem:
             self.get_logger().error(f"configure failed: {self.problem}")
             return _FAILED
@@ -80,11 +83,17 @@ class PixretNode(LifecycleNode):
             retriever = PixelRetriever(Gallery(path), self._engine_config)
             writer = Gallery(path)
         except (PixretError, OSError) as err:
-            self.problem = str(err)  # read-only parameters: it fails the same way every time
+            self.failure = str(err)  # the folder may be fixed: a later configure retries
             self.get_logger().error(f"configure failed: {err}")
             return _FAILED
-        self.problem = ""
-        self._run = EngineRun(self, retriever, writer, lambda: self._settings, self._is_active)
+        try:
+            self._run = EngineRun(self, retriever, writer, lambda: self._settings, self._is_active)
+        except Exception:
+            # rclpy turns a raise into ERROR without a word: say what it was (then on_error),
+            # unless a signal stopped the start (a stop, not a failure)
+            if self.context.ok():
+                self.get_logger().error(f"configure failed:\n{traceback.format_exc()}")
+            raise
         self.get_logger().info(f"configured: gallery {path} ({self._run.instances} instance(s))")
         return _OK
 
@@ -219,7 +228,7 @@ def main(args: list[str] | None = None) -> int:
     try:
         node = PixretNode()
         if node.autostart and not node.started and rclpy.ok():  # (not ok: a signal stopped it)
-            reason = node.problem or "configure failed: see the log above"
+            reason = node.failure or "configure failed: see the log above"
             print(f"pixret_node: cannot start: {reason}", file=sys.stderr)
             return 1
         executor.add_node(node)
