@@ -32,9 +32,8 @@ from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io, report, stream_report, streams
+from pixret_ros.evaluation import report, stream_report, streams
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import Frame, read_frame_folder
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.metrics import (
     METRIC_KEYS,
@@ -45,6 +44,8 @@ from pixret_ros.evaluation.metrics import (
 )
 from pixret_ros.evaluation.records import DetectionRecord
 from pixret_ros.evaluation.stream_metrics import StreamScorer, stream_metrics
+from pixret_ros.io import bag_reader, recording_reader
+from pixret_ros.io.frames import Frame, read_frame_folder
 
 if TYPE_CHECKING:
     from pixret_ros.engine.pipeline import GalleryLike
@@ -119,7 +120,7 @@ class Source(NamedTuple):
         wanted = None if names is None else set(names)
         if self.kind == "frames":
             return read_frame_folder(self.path, names=wanted)
-        return bag_io.read_frames(self.path, self._topic(), names=wanted)
+        return bag_reader.read_frames(self.path, self._topic(), names=wanted)
 
     def _topic(self) -> str:
         if self.topic is None:
@@ -463,7 +464,7 @@ def resolve_recording_topics(source: Source) -> Source:
     """Fill in the recording's detection and mask topics where the user gave none."""
     detections_topic = source.detections_topic
     if detections_topic is None:
-        topics = bag_io.find_detection_topics(source.path)
+        topics = recording_reader.find_detection_topics(source.path)
         if len(topics) != 1:
             raise InputError(
                 f"bag {source.path} has {len(topics)} InstanceDetectionArray topics "
@@ -485,7 +486,7 @@ def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool
     known, stamped = set(gt.frames), streams.stamped_names(gt)
     for path in source.paths:
         prefix = f"{path.name}/" if source.more else ""
-        recorded = bag_io.read_recording(path, source.detections_topic, source.mask_topic)
+        recorded = recording_reader.read_recording(path, source.detections_topic, source.mask_topic)
         for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
             name = prefix + frame.name
             if name not in known:  # a truth on image files that states the stamps
@@ -502,7 +503,7 @@ def _read_recording(source: Source, gt: GroundTruth, judge: _Judge, *, bar: bool
     return len(missing)
 
 
-def _detections_of(frame: bag_io.RecordedFrame) -> list[Detection]:
+def _detections_of(frame: recording_reader.RecordedFrame) -> list[Detection]:
     """Recorded detections as engine Detections: mask = label image == label; all published."""
     out = []
     for d in frame.detections:
@@ -669,7 +670,7 @@ def _frame_images(
         for path in source.paths:
             prefix = f"{path.name}/" if source.more else ""
             local = {n.removeprefix(prefix) for n in wanted if n.startswith(prefix)}
-            for frame in bag_io.read_frames(path, source.topic, names=local):
+            for frame in bag_reader.read_frames(path, source.topic, names=local):
                 yield frame._replace(name=prefix + frame.name)
     elif plan is None:
         yield from source.frames(wanted)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from pixret_ros.engine.errors import GalleryError, PixretError
-from pixret_ros.ros.convert import ConversionError, any_to_rgb, image_to_rgb, mask_from_image
+from pixret_ros.io.image_codec import ConversionError, image_to_rgb, mask_from_image
+from pixret_ros.ros.convert import any_to_rgb
 from pixret_ros.ros.register_camera import mask_msg, register_from_frame
 from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 
