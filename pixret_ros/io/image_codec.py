@@ -237,7 +237,9 @@ def image_to_array(msg: RawImage, max_pixels: int | None = DEFAULT_MAX_PIXELS) -
 def image_to_rgb(msg: RawImage, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> RGBImage:
     """An engine frame (RGB uint8, (H, W, 3)) from any supported Image (module docstring)."""
     raw = image_to_array(msg, max_pixels)
-    pixels = (raw >> 8).astype(np.uint8) if raw.dtype == np.uint16 else raw.astype(np.uint8)
+    pixels = (
+        (raw >> 8).astype(np.uint8) if raw.dtype == np.uint16 else raw.astype(np.uint8, copy=False)
+    )
     code = _LAYOUTS[str(msg.encoding)].to_rgb
     if code is None:
         return pixels
