@@ -51,7 +51,6 @@ setup(
         "faiss-cpu",
         "pycocotools",
         "rosbags",
-        "rosbags-image",
         "tqdm",
         "psutil",
         "PyYAML",
