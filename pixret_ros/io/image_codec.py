@@ -266,7 +266,7 @@ def rgb_to_pixels(rgb: RGBImage, encoding: str) -> Pixels:
     the Bayer mosaic): writers of test bags and messages use it.
     """
     layout = _layout(encoding)
-    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and rgb.shape[1] % 2:
+    if layout.channels == 2 and rgb.shape[1] % 2:  # the yuv422 family
         raise ConversionError(f"{encoding} packs 2 pixels in 4 bytes: width {rgb.shape[1]} is odd")
     pixels = layout.from_rgb(np.ascontiguousarray(rgb, dtype=np.uint8))
     if layout.dtype is np.uint16:
