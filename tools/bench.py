@@ -41,22 +41,22 @@ from tqdm import tqdm
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.evaluation.bag_io import read_frames
 from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
-from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import compute_metrics
 from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
 from pixret_ros.evaluation.timing import Timer
+from pixret_ros.io.bag_reader import read_frames
+from pixret_ros.io.frames import read_frame_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from pixret_ros.engine.types import RGBImage
     from pixret_ros.evaluation.engines import Engine
-    from pixret_ros.evaluation.frames import Frame
     from pixret_ros.evaluation.ground_truth import GroundTruth
+    from pixret_ros.io.frames import Frame
 
 SCALING_SIZES = (10, 50, 1000)
 BASELINE_MAX_SIZE = 50

@@ -36,8 +36,9 @@ from pixret_ros.demo import photos, scenes, shots
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation.bag_io import frame_name, write_image_bag
 from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.io.bag_reader import stamp_frame_name
+from pixret_ros.io.bag_writer import write_image_bag
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, RGBImage
@@ -152,7 +153,7 @@ class _CocoBuilder:
         self.images.append(
             {
                 "id": image_id,
-                "file_name": frame_name(frame.stamp_ns),
+                "file_name": stamp_frame_name(frame.stamp_ns),
                 "width": scenes.FRAME_WIDTH,
                 "height": scenes.FRAME_HEIGHT,
             }

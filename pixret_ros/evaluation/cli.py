@@ -206,7 +206,7 @@ def _print_summary(result: RunResult) -> None:
 def _export(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
-    from pixret_ros.evaluation.bag_io import count_messages, read_frames  # noqa: PLC0415
+    from pixret_ros.io.bag_reader import count_messages, read_frames  # noqa: PLC0415
 
     total = count_messages(args.bag, args.topic)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pixret_ros.engine.types import Detection
 from pixret_ros.evaluation import report
 from pixret_ros.evaluation.coco_io import decode_mask
-from pixret_ros.evaluation.frames import Frame
 from pixret_ros.evaluation.ground_truth import GroundTruth
 from pixret_ros.evaluation.judge import KeptDetection
 from pixret_ros.evaluation.records import RankedFrame
+from pixret_ros.io.frames import Frame
 
 
 def render_overlays(

@@ -9,18 +9,19 @@ from __future__ import annotations
 from tqdm import tqdm
 
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io, streams
+from pixret_ros.evaluation import streams
 from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import GroundTruth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.sources import Source
+from pixret_ros.io import recording_reader
 
 
 def resolve_recording_topics(source: Source) -> Source:
     """Fill in the recording's detection and mask topics where the user gave none."""
     detections_topic = source.detections_topic
     if detections_topic is None:
-        topics = bag_io.find_detection_topics(source.path)
+        topics = recording_reader.find_detection_topics(source.path)
         if len(topics) != 1:
             raise InputError(
                 f"bag {source.path} has {len(topics)} InstanceDetectionArray topics "
@@ -42,7 +43,7 @@ def judge_recording(source: Source, gt: GroundTruth, judge: Judge, *, bar: bool)
     known, stamped = set(gt.frames), streams.stamped_names(gt)
     for path in source.paths:
         prefix = f"{path.name}/" if source.more else ""
-        recorded = bag_io.read_recording(path, source.detections_topic, source.mask_topic)
+        recorded = recording_reader.read_recording(path, source.detections_topic, source.mask_topic)
         for frame in tqdm(recorded, unit="frame", disable=not bar, desc="recorded frames"):
             name = prefix + frame.name
             if name not in known:  # a truth on image files that states the stamps
@@ -59,7 +60,7 @@ def judge_recording(source: Source, gt: GroundTruth, judge: Judge, *, bar: bool)
     return len(missing)
 
 
-def detections_of(frame: bag_io.RecordedFrame) -> list[Detection]:
+def detections_of(frame: recording_reader.RecordedFrame) -> list[Detection]:
     """Recorded detections as engine Detections: mask = label image == label; all published."""
     out = []
     for d in frame.detections:

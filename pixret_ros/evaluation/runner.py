@@ -38,7 +38,6 @@ from pixret_ros.evaluation import engines, report, stream_report, streams
 from pixret_ros.evaluation.coco_io import PredictionWriter
 from pixret_ros.evaluation.engines import Engine, Method, open_gallery
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import Frame
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import METRIC_KEYS, compute_metrics, ranking
@@ -47,6 +46,7 @@ from pixret_ros.evaluation.recorded import judge_recording, resolve_recording_to
 from pixret_ros.evaluation.sources import Source, frame_images
 from pixret_ros.evaluation.stream_metrics import StreamScorer, stream_metrics
 from pixret_ros.evaluation.timing import Timer
+from pixret_ros.io.frames import Frame
 
 #: The three files `run` writes into OUT.
 PREDICTIONS, METRICS, REPORT = "predictions.json", "metrics.json", "report.html"

@@ -13,10 +13,11 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from pixret_ros.evaluation import bag_io, streams
+from pixret_ros.evaluation import streams
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import Frame, read_frame_folder
 from pixret_ros.evaluation.ground_truth import GroundTruth
+from pixret_ros.io import bag_reader
+from pixret_ros.io.frames import Frame, read_frame_folder
 
 SourceKind = Literal["bag", "frames", "recorded"]
 
@@ -68,7 +69,7 @@ class Source(NamedTuple):
         wanted = None if names is None else set(names)
         if self.kind == "frames":
             return read_frame_folder(self.path, names=wanted)
-        return bag_io.read_frames(self.path, self._topic(), names=wanted)
+        return bag_reader.read_frames(self.path, self._topic(), names=wanted)
 
     def _topic(self) -> str:
         if self.topic is None:
@@ -87,7 +88,7 @@ def frame_images(
         for path in source.paths:
             prefix = f"{path.name}/" if source.more else ""
             local = {n.removeprefix(prefix) for n in wanted if n.startswith(prefix)}
-            for frame in bag_io.read_frames(path, source.topic, names=local):
+            for frame in bag_reader.read_frames(path, source.topic, names=local):
                 yield frame._replace(name=prefix + frame.name)
     elif plan is None:
         yield from source.frames(wanted)

@@ -19,12 +19,13 @@ from tiny_scene import ENGINE_CONFIG, SIZE, TOPIC, Scene, coco
 from pixret_ros.engine.pipeline import PixelRetriever
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io, cli, engines, runner
+from pixret_ros.evaluation import cli, engines, runner
 from pixret_ros.evaluation.engines import Engine
 from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.sources import Source
 from pixret_ros.evaluation.streams import bag_frames, folder_frames, plan_streams, stream_mode
+from pixret_ros.io import bag_writer
 
 #: stream -> the tiny scene's frame numbers it shows, in time order.
 STREAMS = {"a": [0, 0], "b": [1, 3]}
@@ -64,7 +65,7 @@ def streams(tiny: Scene, tmp_path_factory: pytest.TempPathFactory) -> StreamSet:
             names.append(f"{stream}/{k}.png")
             stamped.append((START + k * PERIOD, image))
             bag_names.append(f"{stream}/{START + k * PERIOD}.png")
-        bag_io.write_image_bag(root / "bags" / stream, stamped, TOPIC)
+        bag_writer.write_image_bag(root / "bags" / stream, stamped, TOPIC)
     plain: list[dict[str, object]] = [{} for _ in names]
     stamps: list[dict[str, object]] = [
         {"stream": s, "stamp_ns": START + k * PERIOD}
@@ -256,7 +257,7 @@ def test_recorded_streams_one_recording_each(
     for stream, outputs in recorded_outputs(tiny).items():
         path = tmp_path / "rec" / stream
         recordings.append(path)
-        with bag_io.BagWriter(path) as writer:
+        with bag_writer.BagWriter(path) as writer:
             for k, dets in enumerate(outputs):
                 stamp = START + k * PERIOD
                 writer.write_image(TOPIC, stamp, tiny.frames[STREAMS[stream][k]])
