@@ -29,13 +29,13 @@ from pixret_ros.engine.prompt_segment import (
     GRABCUT_SIDE,
     PROMPT_CONFIG,
     Prompt,
-    PromptError,
     grabcut_prompt,
     prompt_box,
     segment_prompt,
 )
 from pixret_ros.engine.segment import SegmentConfig
 from pixret_ros.engine.types import BoolMask, Box, RGBImage
+from pixret_ros.errors import PromptError
 from pixret_ros.evaluation.frames import list_frame_files, read_image_file
 from pixret_ros.evaluation.ground_truth import frame_name, load_ground_truth
 

@@ -10,8 +10,8 @@ import hashlib
 import math
 from dataclasses import dataclass, fields
 
-from pixret_ros.engine.errors import ConfigError
 from pixret_ros.engine.orientation import check_rotations
+from pixret_ros.errors import ConfigError
 
 
 @dataclass(frozen=True)

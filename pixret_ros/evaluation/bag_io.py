@@ -33,7 +33,7 @@ from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterEr
 from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
 
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.evaluation.frames import Frame, decode_image
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 
-from pixret_ros.engine.errors import PixretError
+from pixret_ros.errors import PixretError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

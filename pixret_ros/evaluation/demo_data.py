@@ -37,9 +37,9 @@ from tqdm import tqdm
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import EvaluationError
 from pixret_ros.evaluation import demo_scenes, demo_sources
 from pixret_ros.evaluation.bag_io import frame_name, write_image_bag
-from pixret_ros.evaluation.errors import EvaluationError
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, RGBImage

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

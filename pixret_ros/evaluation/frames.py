@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator

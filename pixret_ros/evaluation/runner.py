@@ -32,8 +32,8 @@ from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation import bag_io, report, stream_report, streams
-from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.frames import Frame, read_frame_folder
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.metrics import (

@@ -22,8 +22,8 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation import bag_io
-from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.frames import SUFFIXES, Frame, list_frame_files, read_image_file
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from sensor_msgs.msg import CompressedImage, Image
 
-from pixret_ros.engine.errors import PixretError
+from pixret_ros.errors import ConversionError
 
 if TYPE_CHECKING:
     from std_msgs.msg import Header
@@ -31,10 +31,6 @@ Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 #: Frames above this many pixels are refused unless the caller passes another limit.
 DEFAULT_MAX_PIXELS = 4096 * 4096
-
-
-class ConversionError(PixretError):
-    """A message could not be turned into an image: names the encoding or size and the fix."""
 
 
 @dataclass(frozen=True)

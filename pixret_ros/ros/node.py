@@ -34,12 +34,11 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from pixret_ros.engine import Gallery, PixelRetriever
-from pixret_ros.engine.errors import GalleryError, PixretError
 from pixret_ros.engine.render import label_image, overlay
+from pixret_ros.errors import ConversionError, GalleryError, PixretError
 from pixret_ros.msg import InstanceDetection, InstanceDetectionArray
 from pixret_ros.ros import node_process, params
 from pixret_ros.ros.convert import (
-    ConversionError,
     any_to_rgb,
     image_to_rgb,
     mask_from_image,

@@ -27,7 +27,7 @@ from rcl_interfaces.msg import (
 )
 
 from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.errors import ConfigError
+from pixret_ros.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

@@ -31,11 +31,10 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
+from pixret_ros.errors import BagError, BagToolError
 from pixret_ros.evaluation.bag_io import header_stamp_ns, open_bag, typestore
-from pixret_ros.evaluation.errors import BagError
 from pixret_ros.ros.bag_common import (
     EXIT_INTERRUPTED,
-    BagToolError,
     message_class,
     parse_tool_args,
     start_node,

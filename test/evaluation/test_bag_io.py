@@ -13,8 +13,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import BagError
 from pixret_ros.evaluation import bag_io
-from pixret_ros.evaluation.errors import BagError
 
 STAMPS = [1_700_000_000_000_000_123, 1_700_000_000_033_000_000, 1_700_000_001_000_000_000]
 

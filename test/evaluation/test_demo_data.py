@@ -13,9 +13,9 @@ from pycocotools import mask as coco_mask
 
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.types import Box
+from pixret_ros.errors import EvaluationError
 from pixret_ros.evaluation import demo_data, demo_sources
 from pixret_ros.evaluation.bag_io import count_messages, list_frame_names, read_frames
-from pixret_ros.evaluation.errors import EvaluationError
 
 STEP = 10  # the quick variant: every 10th frame of the full demo (30 frames)
 

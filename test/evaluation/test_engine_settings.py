@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pixret_ros.engine.config import EngineConfig
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
-from pixret_ros.evaluation.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ from pycocotools import mask as coco_mask
 from tiny_scene import ENGINE_CONFIG, NAMES, STAMPS, TOPIC, Scene, write_recording
 
 from pixret_ros.engine.types import Box
+from pixret_ros.errors import BagError, InputError
 from pixret_ros.evaluation import runner
 from pixret_ros.evaluation.bag_io import BagWriter
-from pixret_ros.evaluation.errors import BagError, InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import METRIC_KEYS, TIMING_KEYS
 

@@ -19,8 +19,8 @@ from tiny_scene import ENGINE_CONFIG, SIZE, TOPIC, Scene, coco
 from pixret_ros.engine.pipeline import PixelRetriever
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation import bag_io, cli, runner
-from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.streams import bag_frames, folder_frames, plan_streams, stream_mode
 

@@ -12,7 +12,7 @@ from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
 
 from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.errors import ConfigError
+from pixret_ros.errors import ConfigError
 from pixret_ros.evaluation.engine_settings import flatten_parameters
 from pixret_ros.ros import params
 
