@@ -42,11 +42,11 @@ from tqdm import tqdm
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
 from pixret_ros.evaluation.bag_io import read_frames
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
 from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

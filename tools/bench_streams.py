@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.runner import RunOptions, Source, run
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
