@@ -106,20 +106,27 @@ def test_segmenter_knobs_reach_the_engine_config_merged_with_config_items(tmp_pa
     assert EngineConfig(**engine_settings(params, [])).segmenter.regrow == 0  # type: ignore[arg-type]
 
 
-def test_bad_values_are_refused_naming_the_parameter_and_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("parameters", "match"),
+    [
+        (
+            "engine.segmenter.work_side: 8",
+            r"params.yaml: engine\.segmenter\.work_side=8 is outside its range \[16, 4096\]",
+        ),
+        ("engine: {segmenter: {margin: wide}}", r"segmenter\.margin='wide' must be a number"),
+        ("engine.segmenter.colour: 1", r"engine\.segmenter\.colour is not an engine setting"),
+    ],
+)
+def test_bad_values_in_a_params_file_are_refused_naming_parameter_and_file(
+    tmp_path: Path, parameters: str, match: str
+) -> None:
     params = tmp_path / "params.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    engine.segmenter.work_side: 8\n")
-    with pytest.raises(
-        InputError,
-        match=r"params.yaml: engine\.segmenter\.work_side=8 is outside its range \[16, 4096\]",
-    ):
+    params.write_text(f"/**:\n  ros__parameters:\n    {parameters}\n")
+    with pytest.raises(InputError, match=match):
         engine_settings(params)
-    params.write_text("/**:\n  ros__parameters:\n    engine:\n      segmenter: {margin: wide}\n")
-    with pytest.raises(InputError, match=r"engine\.segmenter\.margin='wide' must be a number"):
-        engine_settings(params)
-    params.write_text("/**:\n  ros__parameters:\n    engine.segmenter.colour: 1\n")
-    with pytest.raises(InputError, match=r"engine\.segmenter\.colour is not an engine setting"):
-        engine_settings(params)
+
+
+def test_bad_config_items_are_refused_naming_the_parameter() -> None:
     with pytest.raises(InputError, match=r"--config: engine\.segmenter\.context_cells=0 is"):
         engine_settings(None, ["segmenter.context_cells=0"])
     with pytest.raises(InputError, match=r"--config: engine\.working_size=32 is outside"):
