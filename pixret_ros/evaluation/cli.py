@@ -140,7 +140,8 @@ def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override an EngineConfig field (repeatable; after --params-file)",
+        help="override an engine setting, e.g. working_size=320 or segmenter.work_side=96 "
+        "(repeatable; after --params-file)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
