@@ -13,7 +13,7 @@ STAMP_IFACE := $(BUILD)/.interfaces-built
 STAMP_PY := $(BUILD)/.python-installed
 PY_SOURCES := $(shell find pixret_ros -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) pixret_ros/py.typed
 IFACE_SOURCES := $(wildcard msg/*.msg srv/*.srv cmake/*.cmake) CMakeLists.txt package.xml \
-	scripts/launcher.py.in scripts/build_interfaces.sh
+	scripts/launcher.py.in scripts/build_interfaces.sh pixret_ros/entry_points.py
 SHARE_SOURCES := $(wildcard launch/* config/*)
 
 # DDS for tests: loopback only, one domain per run, the shared-memory profile of config/.

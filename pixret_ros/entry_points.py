@@ -1,8 +1,10 @@
 """The console scripts of pixret_ros, in one table.
 
-CMake installs a small launcher per name (for `ros2 run` and the venv's bin/) and setup.py
-declares the same names for a pip-only install; both read this table, so the two never
-disagree. Targets are imported lazily: `pixret-eval` must work without rclpy installed.
+CMake installs a small launcher per name (for `ros2 run` and the venv's bin/;
+cmake/pixret_entry_points.cmake runs this file at configure time to read the names) and
+setup.py declares the same names for a pip-only install (those outside pixret_ros.ros); both
+read this table, so the two never disagree. Targets are imported lazily: `pixret-eval` must
+work without rclpy installed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ ENTRY_POINTS: dict[str, str] = {
     "pixret_node": "pixret_ros.ros.node_process:main",  # signals first, then imports
     "pixret": "pixret_ros.ros.cli:main",
     "pixret-eval": "pixret_ros.evaluation.cli:main",
+    # A small `ros2 bag play` / `ros2 bag record` for installs without rosbag2 (PyPI wheels).
+    "pixret-play": "pixret_ros.ros.player:main",
+    "pixret-record": "pixret_ros.ros.recorder:main",
 }
 
 

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import compute_metrics

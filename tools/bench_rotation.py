@@ -35,8 +35,8 @@ import skimage.data
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.metrics import mask_iou
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.runner import RunOptions, run
 from pixret_ros.evaluation.sources import Source
 

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine.features import dense_map
+from pixret_ros.errors import PromptError
 from pixret_ros.engine.prompt_segment import (
     GRABCUT_ITERATIONS,
     GRABCUT_SIDE,
     PROMPT_CONFIG,
     Prompt,
-    PromptError,
     grabcut_prompt,
     prompt_box,
     segment_prompt,

@@ -17,6 +17,7 @@ from pixret_ros.ros import params
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "pixret.yaml"
 MARKER = "    # Engine settings"
+GROUPS = {"segmenter": "The appearance segmenter (SegmentConfig: engine.segmenter.<knob>)."}
 
 
 def _yaml(value: params.Value) -> str:
@@ -34,10 +35,16 @@ def engine_section() -> str:
         "    # regenerate this section with tools/update_params_yaml.py.",
         "    engine:",
     ]
+    group = ""
     for spec in params.engine_specs():
+        *parents, leaf = spec.name.removeprefix(params.ENGINE_PREFIX).split(".")
+        indent = "      " + "  " * len(parents)
+        if parents and parents[0] != group:  # a nested group: engine.segmenter.*
+            group = parents[0]
+            lines += [f"      # {GROUPS[group]}", f"      {group}:"]
         text = spec.description[0].upper() + spec.description[1:]
-        lines += [f"      # {line}" for line in textwrap.wrap(text, 86)]
-        lines.append(f"      {spec.name.removeprefix(params.ENGINE_PREFIX)}: {_yaml(spec.default)}")
+        lines += [f"{indent}# {line}" for line in textwrap.wrap(text, 92 - len(indent))]
+        lines.append(f"{indent}{leaf}: {_yaml(spec.default)}")
     return "\n".join(lines) + "\n"
 
 

@@ -36,7 +36,7 @@ from pixret_ros.demo import photos, scenes, shots
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.errors import EvaluationError
 from pixret_ros.io.bag_reader import stamp_frame_name
 from pixret_ros.io.bag_writer import write_image_bag
 

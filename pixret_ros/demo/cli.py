@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pixret_ros.demo.build import DEFAULT_OUT, RATE_HZ, TOPIC, build
 from pixret_ros.demo.photos import INSTANCE_NAMES
-from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.errors import EvaluationError
 
 
 def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

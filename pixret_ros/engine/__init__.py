@@ -13,22 +13,22 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pixret_ros.engine.config import EngineConfig
-    from pixret_ros.engine.errors import ConfigError, FrameError, GalleryError
     from pixret_ros.engine.gallery import Gallery, View
     from pixret_ros.engine.pipeline import PixelRetriever
     from pixret_ros.engine.render import label_image, overlay
     from pixret_ros.engine.types import Box, Detection
+    from pixret_ros.errors import ConfigError, FrameError, GalleryError
 
 # Exported name -> module. Imported on first use: the pipeline pulls in torch (seconds), which
 # the gallery, the metrics and the CLIs that only touch errors or records must not pay for.
 _EXPORTS = {
     "Box": "types",
-    "ConfigError": "errors",
+    "ConfigError": "pixret_ros.errors",
     "Detection": "types",
     "EngineConfig": "config",
-    "FrameError": "errors",
+    "FrameError": "pixret_ros.errors",
     "Gallery": "gallery",
-    "GalleryError": "errors",
+    "GalleryError": "pixret_ros.errors",
     "PixelRetriever": "pipeline",
     "View": "gallery",
     "label_image": "render",
@@ -54,4 +54,5 @@ def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    path = module if module.startswith("pixret_ros.") else f"{__name__}.{module}"
+    return getattr(importlib.import_module(path), name)

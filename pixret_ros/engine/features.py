@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (conventional name)
 from threadpoolctl import threadpool_limits
 
-from pixret_ros.engine.errors import FrameError
+from pixret_ros.errors import FrameError
 
 if TYPE_CHECKING:
     from pixret_ros.engine.config import EngineConfig

@@ -38,7 +38,6 @@ import numpy as np
 import numpy.typing as npt
 
 from pixret_ros.engine import durable
-from pixret_ros.engine.errors import GalleryError
 from pixret_ros.engine.gallery_files import (
     CACHE_DIR,
     MAX_VIEWS,
@@ -52,6 +51,7 @@ from pixret_ros.engine.gallery_files import (
 )
 from pixret_ros.engine.names import check_cache_key, check_name, is_valid_name
 from pixret_ros.engine.view_checks import checked_views
+from pixret_ros.errors import GalleryError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from pixret_ros.engine.errors import GalleryError
+from pixret_ros.errors import GalleryError
 
 if TYPE_CHECKING:
     from pathlib import Path

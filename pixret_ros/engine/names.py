@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pixret_ros.engine.errors import GalleryError
+from pixret_ros.errors import GalleryError
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 CACHE_KEY_RE = re.compile(r"[a-z0-9_]{1,64}")

@@ -588,7 +588,7 @@ class PixelRetriever:
             points=loc.frame_points,
             planar=loc.planar,
         )
-        result = segment(work, feats, entry.appearance, prior)
+        result = segment(work, feats, entry.appearance, prior, config=self.config.segmenter)
         if not result.mask.any():
             return warped, result.score, False
         return _upscaled(result.mask, (height, width)), result.score, False
@@ -656,7 +656,7 @@ class PixelRetriever:
         detections = []
         for instance in missed[: self.config.search_candidates]:
             entry = self._instances[instance]
-            result = search(work, feats, self._models_of(instance))
+            result = search(work, feats, self._models_of(instance), config=self.config.segmenter)
             if not result.mask.any():
                 continue
             mask = _upscaled(result.mask, (height, width))

@@ -31,9 +31,9 @@ from pixret_ros.engine.appearance import (
     cell_fraction,
     colour_histogram,
 )
-from pixret_ros.engine.errors import PixretError
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
 from pixret_ros.engine.types import BoolMask, Box, RGBImage
+from pixret_ros.errors import PromptError
 
 DenseFn = Callable[[RGBImage], F32]
 
@@ -57,10 +57,6 @@ GRABCUT_SIDE = 320  # pixels, long side of the region GrabCut works on
 # wall, a poster) down to one colour patch of it (dev set, every 3rd positive: Oxford
 # mIoU 0.66 -> 0.08). With this rule: mIoU 0.624 vs 0.611 without GrabCut (all positives).
 GRABCUT_AGREEMENT = 0.6
-
-
-class PromptError(PixretError):
-    """The prompt cannot be segmented (outside the frame, too small, nothing found)."""
 
 
 @dataclass(frozen=True)

@@ -67,27 +67,9 @@ class Segmentation:
 class SegmentConfig:
     """Tuning of `segment` (defaults measured on the development set, see tools/seg_bench.py).
 
-    Attributes:
-        work_side: long side in pixels of the region of interest while segmenting.
-        margin: the region of interest is the prior's box grown by this fraction per side.
-        dense_temperature: cosine-similarity gap that makes one nat of log-likelihood.
-        dense_weight: weight of the dense-feature log-likelihood.
-        colour_weight: weight of the colour log-likelihood.
-        box_bonus: log-prior added inside the prior box (subtracted outside it).
-        grabcut_iterations: `cv2.grabCut` passes seeded by the likelihood (0 = none). It
-            re-learns colours from the frame alone and lost 0.05 mIoU on DAVIS: off by default.
-        context_cells: at most this many frame cells outside the region model the background.
-        smooth_radius: guided-filter radius (working pixels) that snaps the likelihood to
-            image edges before thresholding (0 = none); +0.04 mIoU on DAVIS at about 1 ms.
-        hard_labels: log-likelihood beyond which graph-cut labels are fixed.
-        adapt_background: passes that add the region's own sure-background colours to the
-            background colour model (the object's colours stay the view's: adapting those
-            drifted onto the background on DAVIS).
-        smooth_eps: guided-filter regularization (squared grey levels; small = edge-true).
-        mask_bonus: log-prior added inside a transferred prior mask (subtracted outside).
-        regrow: passes that segment again around the previous pass's mask (for priors that
-            cover only part of the object, e.g. a few inlier points): +0.03 mIoU from points
-            alone, -0.05 from a good box on DAVIS; off by default.
+    What each knob does and its range: pixret_ros/settings/engine_params.py (SEGMENTER_DOCS,
+    ENGINE_RANGES); the engine takes them from `EngineConfig.segmenter`, the node and the
+    params file as `engine.segmenter.<knob>`.
     """
 
     work_side: int = 112

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pixret_ros.engine.propagate import FlowPropagator
-from pixret_ros.engine.segment import DEFAULT_CONFIG, SegmentPrior, segment
+from pixret_ros.engine.segment import SegmentPrior, segment
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class Tracker:
         self.flow = FlowPropagator(config.flow_preset)
         self.memory = StreamMemory(config.memory_size, config.memory_every)
         self._segment_config = replace(
-            DEFAULT_CONFIG, mask_bonus=config.track_mask_prior, box_bonus=TRACK_BOX_BONUS
+            config.segmenter, mask_bonus=config.track_mask_prior, box_bonus=TRACK_BOX_BONUS
         )
         self._tracks: dict[int, TrackState] = {}
         self._candidates: dict[int, _Candidate] = {}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pixret_ros.engine.errors import GalleryError
+from pixret_ros.errors import GalleryError
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, RGBImage

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import cv2
 
 from pixret_ros.demo.cli import add_demo_parser
-from pixret_ros.engine.errors import PixretError
+from pixret_ros.errors import PixretError
 from pixret_ros.evaluation.proxford import add_proxford_parser, run_proxford
 
 if TYPE_CHECKING:
@@ -149,8 +149,9 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pixret_ros.evaluation import engine_settings, runner  # noqa: PLC0415 - fast --help
+    from pixret_ros.evaluation import runner  # noqa: PLC0415 - fast --help
     from pixret_ros.evaluation.sources import Source  # noqa: PLC0415
+    from pixret_ros.settings.params_file import engine_settings  # noqa: PLC0415
 
     if args.recorded is not None:
         first, *more = args.recorded
@@ -171,10 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         source = Source("frames", args.frames)
     if args.recorded is None and args.gallery is None:
         return _fail("--gallery is required with --bag and --frames")
-    config = (
-        {} if args.params_file is None else engine_settings.params_file_overrides(args.params_file)
-    )
-    config.update(engine_settings.parse_overrides(args.config))
+    config = engine_settings(args.params_file, args.config)
     options = runner.RunOptions(
         gallery=args.gallery if args.gallery is not None else Path(),
         gt=args.gt,

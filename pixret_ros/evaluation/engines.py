@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 
 if TYPE_CHECKING:
     from pixret_ros.engine.pipeline import GalleryLike

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
-from pixret_ros.evaluation.errors import GroundTruthError
+from pixret_ros.errors import GroundTruthError
 from pixret_ros.evaluation.records import InstanceTruth
 
 if TYPE_CHECKING:

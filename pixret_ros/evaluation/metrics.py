@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation.records import (
     DetectionRecord,
     InstanceMetrics,

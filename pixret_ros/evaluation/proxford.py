@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from pixret_ros.evaluation.errors import EvaluationError, GroundTruthError, InputError
+from pixret_ros.errors import EvaluationError, GroundTruthError, InputError
 from pixret_ros.evaluation.ground_truth import read_json
 from pixret_ros.evaluation.metrics import (
     PIXEL_THRESHOLDS,

@@ -22,7 +22,7 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 from pixret_ros.io import bag_reader
 from pixret_ros.io.frames import SUFFIXES, Frame, list_frame_files, read_image_file
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from rosbags.rosbag2 import Writer, WriterError
 
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.io.image_codec import (
     SUPPORTED_ENCODINGS,
     ConversionError,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 from pixret_ros.io.image_codec import decode_image
 
 if TYPE_CHECKING:

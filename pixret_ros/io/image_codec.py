@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pixret_ros.engine.errors import PixretError
+from pixret_ros.errors import ConversionError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,10 +42,6 @@ Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 #: Frames above this many pixels are refused unless the caller passes another limit.
 DEFAULT_MAX_PIXELS = 4096 * 4096
-
-
-class ConversionError(PixretError):
-    """A message could not be turned into an image: names the encoding or size and the fix."""
 
 
 class RawImage(Protocol):

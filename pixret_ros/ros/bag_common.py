@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
-from pixret_ros.engine.errors import PixretError
+from pixret_ros.errors import BagToolError
 
 if TYPE_CHECKING:
     import argparse
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 #: Exit status of a tool stopped by Ctrl-C / SIGINT before it finished (shell convention).
 EXIT_INTERRUPTED = 130
-
-
-class BagToolError(PixretError):
-    """The player or recorder cannot go on: a bag, topic, type or peer is missing or wrong."""
 
 
 def message_class(msgtype: str) -> type:

@@ -16,7 +16,8 @@ import numpy as np
 import rclpy
 from rclpy.utilities import remove_ros_args
 
-from pixret_ros.io.image_codec import ConversionError, mask_from_image
+from pixret_ros.errors import ConversionError
+from pixret_ros.io.image_codec import mask_from_image
 from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 

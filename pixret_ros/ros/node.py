@@ -24,7 +24,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import CompressedImage, Image
 
 from pixret_ros.engine import Gallery, PixelRetriever
-from pixret_ros.engine.errors import ConfigError, PixretError
+from pixret_ros.errors import ConfigError, PixretError
 from pixret_ros.ros import node_process, params
 from pixret_ros.ros.engine_run import EngineRun, Frame
 from pixret_ros.ros.qos import image_qos

@@ -1,9 +1,9 @@
-"""Every parameter of pixret_node in one table: default, description, range, runtime-changeable.
+"""pixret_node's parameters declared to ROS, from the one table in pixret_ros/settings.
 
-Why a table: the node declares each parameter with a ParameterDescriptor from it (so
-`ros2 param describe` explains it), the on-set hook refuses changes the node cannot apply
-while running (with a reason), and a test checks that config/pixret.yaml lists exactly
-these names. Values are read into a typed, frozen `NodeSettings` snapshot.
+Why: the node declares each parameter with a ParameterDescriptor built from its `ParamSpec`
+(so `ros2 param describe` explains it), the on-set hook refuses changes the node cannot apply
+while running (with a reason), and values are read into a typed, frozen `NodeSettings`
+snapshot. Names, defaults, descriptions and ranges live in pixret_ros/settings (ROS-free).
 
 ROS conventions kept here: parameters fixed while the node runs are `read_only` in their
 descriptors; every number has a range; and setting a parameter to the value it already has
@@ -14,7 +14,6 @@ succeeds, read-only parameters included.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,8 +25,10 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 
-from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.errors import ConfigError
+from pixret_ros.errors import ConfigError
+from pixret_ros.settings import engine_params, node_params
+from pixret_ros.settings.engine_params import ENGINE_RANGES, engine_config
+from pixret_ros.settings.spec import ENGINE_PREFIX, NODE_LEVEL_ENGINE, ParamSpec, Value
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -35,23 +36,32 @@ if TYPE_CHECKING:
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-Value = bool | int | float | str | list[float]
+    from pixret_ros.engine.config import EngineConfig
 
-RELIABILITIES = ("best_effort", "reliable")
+__all__ = [
+    "ENGINE_PREFIX",
+    "ENGINE_RANGES",
+    "SPECS",
+    "NodeSettings",
+    "RosParamSpec",
+    "Value",
+    "all_names",
+    "check_changes",
+    "declare",
+    "declare_engine",
+    "engine_specs",
+    "set_atomically",
+]
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter: what it means, its default, its range, whether it may change live."""
+class RosParamSpec(ParamSpec):
+    """A `ParamSpec` that can describe itself to ROS."""
 
-    name: str
-    default: Value
-    description: str
-    dynamic: bool
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    constraints: str = ""
+    @classmethod
+    def of(cls, spec: ParamSpec) -> RosParamSpec:
+        """The same parameter, with `descriptor()`."""
+        return cls(**{f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
 
     def descriptor(self) -> ParameterDescriptor:
         """The ROS descriptor: description, range, read-only flag, when a change takes effect."""
@@ -82,156 +92,7 @@ _ROS_TYPES: dict[type, int] = {
     list: ParameterType.PARAMETER_DOUBLE_ARRAY,
 }
 
-_ENGINE_DEFAULTS = EngineConfig()
-
-SPECS: tuple[ParamSpec, ...] = (
-    # First: the node reads it even when a later parameter is refused (it then stays up,
-    # unconfigured, and says why, instead of exiting).
-    ParamSpec(
-        "autostart",
-        default=True,
-        description="configure and activate at start (lifecycle node); false: wait "
-        "unconfigured for lifecycle transitions (ros2 lifecycle set)",
-        dynamic=False,
-    ),
-    ParamSpec(
-        "gallery_path",
-        "~/.pixret/gallery",
-        "gallery folder (DESIGN section 4); nodes sharing it see each other's registrations",
-        dynamic=False,
-    ),
-    ParamSpec(
-        "score_threshold",
-        _ENGINE_DEFAULTS.score_threshold,
-        "publish only detections with a score at or above this (engine score_threshold)",
-        dynamic=True,
-        low=0.0,
-        high=1.0,
-    ),
-    ParamSpec(
-        "max_detections",
-        20,
-        "publish at most this many detections per frame, best score first",
-        dynamic=True,
-        low=1,
-        high=1000,
-    ),
-    # Off by default, for now: on the demo's continuous shots stream mode published tracks of
-    # objects that had left (make demo: offline precision 0.84 and fp_per_frame 0.21 with it,
-    # 1.00 and 0 without), and a robot acts on what is published. Turned on, the node treats
-    # its camera as one stream and resets it on a time jump, a new frame size or
-    # ~/reset_tracks (ros/stream_reset.py).
-    ParamSpec(
-        "temporal",
-        default=False,
-        description="stream mode: follow what was found from frame to frame (engine temporal); "
-        "one stream per camera",
-        dynamic=False,
-    ),
-    ParamSpec(
-        "stream_gap_reset",
-        1.0,
-        "forget the stream state when two frames' header stamps are more than this many "
-        "seconds apart (a paused or looped bag); 0: only stamps going backwards and a new "
-        "frame size reset it",
-        dynamic=True,
-        low=0.0,
-        high=3600.0,
-    ),
-    ParamSpec(
-        "publish_debug_image",
-        default=False,
-        description="advertise ~/debug_image (overlay of masks and boxes, and of what "
-        "register_from_camera learned) and draw it while someone subscribes",
-        dynamic=True,
-    ),
-    ParamSpec(
-        "publish_markers",
-        default=True,
-        description="publish ~/markers (visualization_msgs/MarkerArray: boxes and labels in "
-        "image pixels on the camera's frame_id) while someone subscribes",
-        dynamic=True,
-    ),
-    ParamSpec(
-        "compressed_input",
-        default=False,
-        description="also subscribe image/compressed (jpeg or png CompressedImage)",
-        dynamic=False,
-    ),
-    ParamSpec(
-        "qos_reliability",
-        "best_effort",
-        "reliability of the image subscriptions (sensor-data QoS is best_effort)",
-        dynamic=False,
-        choices=RELIABILITIES,
-    ),
-    ParamSpec(
-        "qos_depth",
-        5,
-        "history depth of the image subscriptions; the node itself keeps only the newest frame",
-        dynamic=False,
-        low=1,
-        high=100,
-    ),
-    ParamSpec(
-        "max_image_pixels",
-        4096 * 4096,
-        "frames and registration views above this many pixels are refused",
-        dynamic=True,
-        low=1,
-        high=400_000_000,
-    ),
-    ParamSpec(
-        "max_views_per_request",
-        32,
-        "a register_instance request may carry at most this many views",
-        dynamic=True,
-        low=1,
-        high=1000,
-    ),
-    ParamSpec(
-        "sync_period",
-        0.5,
-        "seconds between checks of the gallery folder for registrations made by other nodes",
-        dynamic=False,
-        low=0.05,
-        high=60.0,
-    ),
-    ParamSpec(
-        "diagnostics_period",
-        1.0,
-        "seconds between /diagnostics messages (rates, dropped frames, latency, memory)",
-        dynamic=False,
-        low=0.1,
-        high=60.0,
-    ),
-    ParamSpec(
-        "diagnostics_window",
-        10.0,
-        "seconds of recent history the diagnostics levels judge: a refused or failed frame "
-        "warns this long, then clears",
-        dynamic=False,
-        low=1.0,
-        high=3600.0,
-    ),
-    ParamSpec(
-        "input_timeout",
-        5.0,
-        "the input diagnostics turn ERROR when no frame arrived for this many seconds",
-        dynamic=False,
-        low=0.1,
-        high=3600.0,
-    ),
-    ParamSpec(
-        "expected_input_rate",
-        0.0,
-        "the camera's frame rate (Hz) for counting frames lost before the node; 0: estimate "
-        "it from the frames' header stamps",
-        dynamic=False,
-        low=0.0,
-        high=10000.0,
-    ),
-)
+SPECS: tuple[RosParamSpec, ...] = tuple(RosParamSpec.of(s) for s in node_params.SPECS)
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
 
@@ -274,12 +135,10 @@ class NodeSettings:
 
 
 def _problem(spec: ParamSpec, value: Value) -> str:
-    """Why `value` is not acceptable for `spec`, or '' when it is (ranges: rclpy checks them)."""
-    if spec.choices and value not in spec.choices:
-        return f"{spec.name}={value!r} is not one of {', '.join(spec.choices)}"
+    """Why `value` is not acceptable for `spec`, or '' when it is."""
     if spec.name == "gallery_path" and not str(value).strip():
         return "gallery_path is empty; set it to the gallery folder"
-    return ""
+    return spec.problem(value)
 
 
 def declare(node: Node) -> NodeSettings:
@@ -314,100 +173,18 @@ def check_changes(changes: Sequence[Parameter]) -> SetParametersResult:
     return SetParametersResult(successful=True)
 
 
-ENGINE_PREFIX = "engine."
-# Engine fields that are node parameters of their own (top level): not repeated under engine.
-_ENGINE_SHARED = ("score_threshold", "temporal")
-
-
-def _field_docs() -> dict[str, str]:
-    """`name: text` entries of EngineConfig's 'Attributes:' docstring section, one line each."""
-    doc = (EngineConfig.__doc__ or "").split("Attributes:", 1)[-1]
-    docs: dict[str, str] = {}
-    for match in re.finditer(r"^ {8}(\w+): (.*(?:\n {12}.*)*)", doc, flags=re.MULTILINE):
-        docs[match.group(1)] = " ".join(match.group(2).split())
-    return docs
-
-
-# Ranges of the numeric engine.* parameters, shown by `ros2 param describe` and enforced by
-# rclpy. Lower bounds are EngineConfig's own checks (test_params checks both agree); upper
-# bounds only keep typos out (EngineConfig has none). view_scales is an array: rclpy has no
-# ranges for arrays, its descriptor states the constraint instead.
-ENGINE_RANGES: dict[str, tuple[float, float]] = {
-    "working_size": (64, 8192),
-    "frame_keypoints": (1, 100_000),
-    "view_keypoints": (1, 100_000),
-    "index_keypoints": (1, 100_000),
-    "query_keypoints": (1, 100_000),
-    "view_max_side": (1, 16_384),
-    "detection_threshold": (0.0, 1.0),
-    "candidates": (1, 1000),
-    "views_per_candidate": (1, 1000),
-    "uniqueness_ratio": (0.0, 1.0),
-    "min_votes": (1, 100_000),
-    "min_similarity": (-1.0, 1.0),
-    "reprojection_px": (0.001, 1000.0),
-    "ransac_iterations": (1, 1_000_000),
-    "min_inliers": (1, 100_000),
-    "accept_inliers": (1, 100_000),
-    "segment_candidates": (1, 1000),
-    "trust_warp_inliers": (1, 100_000),
-    "search_candidates": (0, 1000),
-    "rectify_candidates": (0, 1000),
-    "rectify_below_inliers": (1, 100_000),
-    "rectify_side": (1, 16_384),
-    "search_score": (0.0, 1.0),
-    "redetect_every": (1, 100_000),
-    "track_mask_prior": (0.0, 10.0),
-    "track_memory": (0.0, 1.0),
-    "track_decay": (0.0, 1.0),
-    "track_end": (0.0, 1.0),
-    "memory_size": (0, 1000),
-    "memory_every": (1, 100_000),
-    "memory_confidence": (0.0, 1.0),
-    "redetect_confirm": (0, 1000),
-    "index_exact_limit": (1, 1_000_000_000),
-    "index_nprobe": (1, 100_000),
-    "num_threads": (1, 1024),
-}
-_ENGINE_CONSTRAINTS = {"view_scales": "each scale in [0.05, 8], at least one"}
-
-
-def engine_specs() -> tuple[ParamSpec, ...]:
-    """One fixed parameter per EngineConfig field, default and description from the engine."""
-    docs = _field_docs()
-    specs = []
-    for field in dataclasses.fields(EngineConfig):
-        if field.name in _ENGINE_SHARED:
-            continue
-        default = field.default
-        value: Value = [float(v) for v in default] if isinstance(default, tuple) else default  # type: ignore[assignment]
-        description = docs.get(field.name, f"EngineConfig.{field.name}")
-        low, high = ENGINE_RANGES.get(field.name, (None, None))
-        specs.append(
-            ParamSpec(
-                ENGINE_PREFIX + field.name,
-                value,
-                description,
-                dynamic=False,
-                low=low,
-                high=high,
-                constraints=_ENGINE_CONSTRAINTS.get(field.name, ""),
-            )
-        )
-    return tuple(specs)
+def engine_specs() -> tuple[RosParamSpec, ...]:
+    """One fixed parameter per engine setting (`engine.*`, `engine.segmenter.*`)."""
+    return tuple(RosParamSpec.of(s) for s in engine_params.engine_specs())
 
 
 def declare_engine(node: Node, settings: NodeSettings) -> EngineConfig:
     """Declare the engine.* parameters and build the EngineConfig (ConfigError if out of range)."""
-    values: dict[str, object] = {
-        "score_threshold": settings.score_threshold,
-        "temporal": settings.temporal,
-    }
+    values: dict[str, object] = {name: getattr(settings, name) for name in NODE_LEVEL_ENGINE}
     for spec in engine_specs():
         value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
-        name = spec.name.removeprefix(ENGINE_PREFIX)
-        values[name] = tuple(value) if isinstance(value, list | tuple) else value
-    return EngineConfig(**values)  # type: ignore[arg-type]
+        values[spec.name.removeprefix(ENGINE_PREFIX)] = value
+    return engine_config(values)
 
 
 def all_names() -> list[str]:

@@ -31,12 +31,12 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.io.bag_reader import open_bag
 from pixret_ros.io.typestore import header_stamp_ns, typestore
+from pixret_ros.errors import BagToolError
 from pixret_ros.ros.bag_common import (
     EXIT_INTERRUPTED,
-    BagToolError,
     message_class,
     parse_tool_args,
     start_node,

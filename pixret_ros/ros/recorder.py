@@ -29,7 +29,8 @@ from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
 from pixret_ros.io.typestore import STORAGES, typestore
-from pixret_ros.ros.bag_common import BagToolError, message_class, parse_tool_args, start_node
+from pixret_ros.errors import BagToolError
+from pixret_ros.ros.bag_common import message_class, parse_tool_args, start_node
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pixret_ros.engine.errors import PixretError
 from pixret_ros.engine.names import check_name
 from pixret_ros.engine.prompt_segment import Prompt, segment_prompt, view_crop
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import RequestError
 from pixret_ros.ros.convert import to_image_msg
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from pixret_ros.engine import Gallery
     from pixret_ros.engine.types import BoolMask, RGBImage
     from pixret_ros.srv import RegisterFromCamera
-
-
-class RequestError(PixretError):
-    """The request itself is malformed (box with one side 0, odd number of point values)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pycocotools import mask as coco_mask
 from pixret_ros.demo import build, cli, photos
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.errors import EvaluationError
 from pixret_ros.io.bag_reader import count_messages, list_frame_names, read_frames
 
 STEP = 10  # the quick variant: every 10th frame of the full demo (30 frames)

@@ -29,8 +29,8 @@ from gallery_peer import Op, Views, run_op
 from skimage import data
 
 from pixret_ros.engine import gallery as gallery_module
-from pixret_ros.engine.errors import GalleryError
 from pixret_ros.engine.gallery import Gallery
+from pixret_ros.errors import GalleryError
 
 PEER = Path(__file__).with_name("gallery_peer.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -9,12 +9,12 @@ from seg_scenes import frame_with_object, frame_without_object
 
 from pixret_ros.engine.prompt_segment import (
     Prompt,
-    PromptError,
     prompt_box,
     segment_prompt,
     view_crop,
 )
 from pixret_ros.engine.types import Box
+from pixret_ros.errors import PromptError
 
 
 def _grown(box: Box, pixels: int) -> Box:

@@ -12,7 +12,7 @@ import pytest
 from pycocotools import mask as coco_mask
 from skimage import data
 
-from pixret_ros.evaluation.errors import GroundTruthError
+from pixret_ros.errors import GroundTruthError
 from pixret_ros.evaluation.ground_truth import file_frame_name, load_ground_truth
 from pixret_ros.evaluation.records import InstanceTruth
 

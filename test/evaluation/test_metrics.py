@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pixret_ros.evaluation.errors import EvaluationError, InputError
+from pixret_ros.errors import EvaluationError, InputError
 from pixret_ros.evaluation.metrics import (
     METRIC_KEYS,
     PIXEL_THRESHOLDS,

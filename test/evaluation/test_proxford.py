@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pixret_ros.evaluation.errors import GroundTruthError, InputError
+from pixret_ros.errors import GroundTruthError, InputError
 from pixret_ros.evaluation.proxford import (
     OFFICIAL_IGNORED,
     PairIoU,

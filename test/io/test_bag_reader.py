@@ -12,7 +12,7 @@ import skimage.data
 from io_samples import STAMPS, photos
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.io import bag_reader, bag_writer
 from pixret_ros.io.typestore import IMAGE, typestore
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from io_samples import STAMPS, photos
 
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.io import bag_reader, bag_writer
 from pixret_ros.io.image_codec import image_to_rgb, pack_pixels, rgb_to_pixels
 

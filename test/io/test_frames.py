@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.errors import InputError
 from pixret_ros.io.frames import list_frame_files, read_frame_folder
 
 

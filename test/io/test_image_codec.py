@@ -16,10 +16,10 @@ import skimage.data
 from sensor_msgs.msg import CompressedImage as RclpyCompressed
 from sensor_msgs.msg import Image as RclpyImage
 
+from pixret_ros.errors import ConversionError
 from pixret_ros.io import image_codec
 from pixret_ros.io.image_codec import (
     SUPPORTED_ENCODINGS,
-    ConversionError,
     compress_rgb,
     compressed_to_rgb,
     image_to_array,

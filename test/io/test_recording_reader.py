@@ -10,7 +10,7 @@ import skimage.data
 from io_samples import detections
 
 from pixret_ros.engine.render import label_image
-from pixret_ros.evaluation.errors import BagError
+from pixret_ros.errors import BagError
 from pixret_ros.io import bag_writer, recording_reader
 
 

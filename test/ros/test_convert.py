@@ -15,9 +15,9 @@ from sensor_msgs.msg import CompressedImage, Image
 from skimage import data
 from std_msgs.msg import Header
 
+from pixret_ros.errors import ConversionError
 from pixret_ros.io.image_codec import (
     SUPPORTED_ENCODINGS,
-    ConversionError,
     compressed_to_rgb,
     image_to_array,
     image_to_rgb,

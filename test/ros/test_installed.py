@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,22 @@ def test_every_console_script_is_an_executable_in_lib(prefix: Path) -> None:
         launcher = installed_launcher(name)
         assert launcher == prefix / "lib" / PACKAGE / name
         assert os.access(launcher, os.X_OK), launcher
+
+
+def test_lib_holds_exactly_the_console_scripts_of_the_table(prefix: Path) -> None:
+    """CMake reads entry_points.py: nothing installed that the table lacks, nothing missing."""
+    lib = prefix / "lib" / PACKAGE
+    assert sorted(p.name for p in lib.iterdir() if p.is_file()) == sorted(ENTRY_POINTS)
+
+
+@pytest.mark.parametrize("name", ["pixret-play", "pixret-record"])
+def test_bag_tools_are_installed_under_the_name_their_help_gives(name: str) -> None:
+    launcher = installed_launcher(name)
+    assert launcher is not None, f"{name} is not installed: rebuild"
+    shown = subprocess.run(
+        [str(launcher), "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert shown.stdout.startswith(f"usage: {name} "), shown.stdout
 
 
 def test_generated_interfaces_import_from_the_install(prefix: Path) -> None:

@@ -73,11 +73,10 @@ def test_node_executable_and_name_exist(tree: ast.Module) -> None:
     values = {k: v.value for k, v in fields.items() if isinstance(v, ast.Constant)}
     assert values == {"package": "pixret_ros", "executable": "pixret_node", "name": NODE_NAME}
     assert ENTRY_POINTS["pixret_node"] == "pixret_ros.ros.node_process:main"
-    cmake = (REPO / "CMakeLists.txt").read_text()
-    foreach = re.search(r"foreach\(entry ([^)]*)\)", cmake)
-    assert foreach is not None
-    assert "pixret_node" in foreach.group(1).split()
-    assert "DESTINATION lib/${PROJECT_NAME}" in cmake  # where `ros2 run`/launch look
+    # CMake installs one launcher per ENTRY_POINTS name (test_installed checks lib/ holds them).
+    assert "pixret_install_entry_points()" in (REPO / "CMakeLists.txt").read_text()
+    helper = (REPO / "cmake" / "pixret_entry_points.cmake").read_text()
+    assert "DESTINATION lib/${PROJECT_NAME}" in helper  # where `ros2 run`/launch look
     package_xml = (REPO / "package.xml").read_text()
     assert "<name>pixret_ros</name>" in package_xml
 

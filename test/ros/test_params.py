@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rclpy
 import yaml
 from rcl_interfaces.msg import ParameterType
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.parameter import Parameter
 
 from pixret_ros.engine.config import EngineConfig
-from pixret_ros.engine.errors import ConfigError
-from pixret_ros.evaluation.engine_settings import flatten_parameters
+from pixret_ros.engine.segment import SegmentConfig
+from pixret_ros.errors import ConfigError
 from pixret_ros.ros import params
+from pixret_ros.settings.params_file import flatten_parameters
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "pixret.yaml"
 
@@ -47,7 +50,9 @@ def test_every_parameter_in_the_file_has_a_comment() -> None:
 
 def test_engine_parameters_follow_engine_config() -> None:
     engine = {spec.name.removeprefix("engine."): spec for spec in params.engine_specs()}
-    fields = {f.name: f.default for f in dataclasses.fields(EngineConfig)}
+    # EngineConfig's fields, its `segmenter` (a SegmentConfig) as one field per knob.
+    fields = {f.name: f.default for f in dataclasses.fields(EngineConfig) if f.name != "segmenter"}
+    fields |= {f"segmenter.{f.name}": f.default for f in dataclasses.fields(SegmentConfig)}
     assert set(engine) == set(fields) - {"score_threshold", "temporal"}
     for name, spec in engine.items():
         default = fields[name]
@@ -147,8 +152,54 @@ def test_engine_ranges_agree_with_engine_config() -> None:
         assert spec.high is not None, f"{name} has no range"
         kind: type[int | float] = int if isinstance(spec.default, int) else float
         for bound in (spec.low, spec.high):
-            EngineConfig(**{name: kind(bound)})  # type: ignore[arg-type]  # accepts both ends
+            _engine_config(name, kind(bound))  # accepts both ends
         below = spec.low - 1 if kind is int else spec.low - 1e-3
         with pytest.raises(ConfigError, match=name):  # and its own check starts where ours does
-            EngineConfig(**{name: kind(below)})  # type: ignore[arg-type]
+            _engine_config(name, kind(below))
         assert spec.descriptor().read_only
+
+
+def _engine_config(name: str, value: float) -> EngineConfig:
+    """EngineConfig with one setting changed; `segmenter.<knob>` goes into its SegmentConfig."""
+    group, _, knob = name.rpartition(".")
+    if group:
+        return EngineConfig(segmenter=SegmentConfig(**{knob: value}))  # type: ignore[arg-type]
+    return EngineConfig(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.dds
+def test_node_declares_segmenter_knobs_and_reads_them_from_a_params_file(tmp_path: Path) -> None:
+    """A real rclpy node reads the nested `engine: segmenter:` YAML into the engine config."""
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(
+        "/**:\n  ros__parameters:\n    engine:\n      segmenter:\n"
+        "        work_side: 96\n        smooth_radius: 0\n"
+    )
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node(
+            "pixret_params_test",
+            context=context,
+            cli_args=["--ros-args", "--params-file", str(params_file)],
+        )
+        config = params.declare_engine(node, params.declare(node))
+        assert config.segmenter == SegmentConfig(work_side=96, smooth_radius=0)
+        described = node.describe_parameter("engine.segmenter.work_side")
+        assert described.read_only
+        assert described.integer_range[0].from_value == 16
+        assert "region of interest" in described.description
+        node.destroy_node()
+        params_file.write_text(
+            "/**:\n  ros__parameters:\n    engine.segmenter.work_side: 8\n"  # below 16
+        )
+        node = rclpy.create_node(
+            "pixret_params_test_bad",
+            context=context,
+            cli_args=["--ros-args", "--params-file", str(params_file)],
+        )
+        with pytest.raises(InvalidParameterValueException, match=r"engine\.segmenter\.work_side"):
+            params.declare_engine(node, params.declare(node))
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)

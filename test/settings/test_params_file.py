@@ -1,4 +1,4 @@
-"""engine_settings: the node's params file and --config KEY=VALUE as EngineConfig overrides."""
+"""settings.params_file: a node params file and --config KEY=VALUE as EngineConfig settings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from pixret_ros.engine.config import EngineConfig
-from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
-from pixret_ros.evaluation.errors import InputError
+from pixret_ros.engine.segment import SegmentConfig
+from pixret_ros.errors import InputError
+from pixret_ros.settings.params_file import engine_settings, params_file_overrides, parse_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +88,46 @@ def test_params_file_errors(tmp_path: Path) -> None:
     bad.write_text("/**:\n  ros__parameters:\n    engine.colour: red\n")
     with pytest.raises(InputError, match=r"engine.colour is not an engine setting; known: "):
         params_file_overrides(bad)
+
+
+def test_segmenter_knobs_reach_the_engine_config_merged_with_config_items(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "/**:\n  ros__parameters:\n    engine:\n      working_size: 320\n"
+        "      segmenter:\n        work_side: 96\n        smooth_radius: 0\n"
+    )
+    settings = engine_settings(params, ["segmenter.regrow=1"])
+    assert settings == {
+        "working_size": 320,
+        "segmenter": SegmentConfig(work_side=96, smooth_radius=0, regrow=1),
+    }
+    config = EngineConfig(**settings)  # type: ignore[arg-type]
+    assert config.segmenter.work_side == 96
+    assert EngineConfig(**engine_settings(params, [])).segmenter.regrow == 0  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "match"),
+    [
+        (
+            "engine.segmenter.work_side: 8",
+            r"params.yaml: engine\.segmenter\.work_side=8 is outside its range \[16, 4096\]",
+        ),
+        ("engine: {segmenter: {margin: wide}}", r"segmenter\.margin='wide' must be a number"),
+        ("engine.segmenter.colour: 1", r"engine\.segmenter\.colour is not an engine setting"),
+    ],
+)
+def test_bad_values_in_a_params_file_are_refused_naming_parameter_and_file(
+    tmp_path: Path, parameters: str, match: str
+) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(f"/**:\n  ros__parameters:\n    {parameters}\n")
+    with pytest.raises(InputError, match=match):
+        engine_settings(params)
+
+
+def test_bad_config_items_are_refused_naming_the_parameter() -> None:
+    with pytest.raises(InputError, match=r"--config: engine\.segmenter\.context_cells=0 is"):
+        engine_settings(None, ["segmenter.context_cells=0"])
+    with pytest.raises(InputError, match=r"--config: engine\.working_size=32 is outside"):
+        engine_settings(None, ["working_size=32"])

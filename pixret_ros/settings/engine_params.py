@@ -1,0 +1,334 @@
+"""The engine's settings as node parameters: one fixed `engine.<field>` per EngineConfig field.
+
+Why a table here: `ros2 param describe`, config/pixret.yaml (tools/update_params_yaml.py writes
+its engine section from it) and the evaluator's params-file check all show and enforce the same
+description and range. The segmenter's knobs (`SegmentConfig`, engine field `segmenter`) are
+`engine.segmenter.<knob>`. Lower bounds are the engine's own checks (EngineConfig refuses what
+they refuse; test/settings checks both agree); upper bounds only keep typos out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.segment import SegmentConfig
+from pixret_ros.errors import ConfigError
+from pixret_ros.settings.spec import ENGINE_PREFIX, NODE_LEVEL_ENGINE, ParamSpec, Value
+
+#: Engine field holding the segmenter's knobs, and the prefix of their parameters.
+SEGMENTER = "segmenter"
+SEGMENTER_PREFIX = f"{ENGINE_PREFIX}{SEGMENTER}."
+
+#: What each EngineConfig field means and trades off (ros2 param describe, config/pixret.yaml).
+ENGINE_DOCS: dict[str, str] = {
+    "working_size": (
+        "long side (pixels) the frame is resized to before feature extraction. Larger finds "
+        "smaller objects and is slower (XFeat cost grows with the area)."
+    ),
+    "frame_keypoints": (
+        "keypoints kept per frame (best XFeat reliability first). Matching cost grows with it. 768"
+        " scored better on the dev bench (strict_S 0.365 vs 0.344), whose objects fill much of the"
+        " frame, but halved the inliers of a small object on a cluttered photo (tests): keep 1024 "
+        "for small objects."
+    ),
+    "view_keypoints": (
+        "keypoints kept per registered view and scale (all are matched when the view is verified)."
+    ),
+    "index_keypoints": (
+        "the strongest this many per view and scale go into the retrieval index (smaller index: "
+        "faster search, less memory; votes only rank candidates)."
+    ),
+    "query_keypoints": ("the frame's strongest this many keypoints vote in the index."),
+    "view_scales": (
+        "scales at which every view is registered; frames that show the object larger or smaller "
+        "than the view match the scaled copy. 2x was the largest gain."
+    ),
+    "view_rotations": (
+        "every view is also registered turned clockwise by these multiples of 90 degrees (exact), "
+        "so that an object lying at any angle is within 45 degrees of one of them and gets a "
+        "coarse fit (XFeat itself tolerates about 30 degrees). Each turn adds templates (index "
+        "size, registration time); (0,) (the default) turns it off: with (0, 90, 180, 270) and "
+        "view_scales (0.25, 0.5, 1, 2) the dev set lost image_map 0.748 -> 0.731 and miou_S 0.555 "
+        "-> 0.496 (config/pixret_rotation.yaml turns both on: tools/bench_rotation.py)."
+    ),
+    "rotated_scales": (
+        "scales of the turned copies (the upright view has `view_scales`); the rectified second "
+        "look (`rectify_candidates`) covers the others."
+    ),
+    "rectify_candidates": (
+        "fits with fewer than `rectify_below_inliers` inliers (most inliers first, at most this "
+        "many per frame; 0 = off) get a second look: the object's region of the full-resolution "
+        "frame is warped back to the view's pose and matched with the upright template again. It "
+        "recovers objects turned by about 45 degrees, shrunk to a third or tilted by 50-60 degrees"
+        " (bench_rotation), at one XFeat forward of the rectified region each (a few to 20 ms). "
+        "Off by default: on the dev set it raised image_map 0.748 -> 0.755 and recall 0.25 -> 0.30"
+        " but lowered precision 0.955 -> 0.862 (config/pixret_rotation.yaml turns it on)."
+    ),
+    "rectify_below_inliers": ("only fits weaker than this get the second look."),
+    "rectify_side": (
+        "the rectified region's long side is at most about this (pixels): the largest upright "
+        "template scale that fits is used. Larger is slower."
+    ),
+    "view_max_side": (
+        "a scaled view larger than this (long side) is shrunk to it; a scale that then duplicates "
+        "another one is skipped. Bounds registration time and memory."
+    ),
+    "detection_threshold": ("XFeat keypoint heatmap threshold (lower gives more, weaker points)."),
+    "candidates": ("instances verified geometrically per frame (highest vote counts first)."),
+    "views_per_candidate": (
+        "view scales of one candidate instance verified (most votes first; each registered scale "
+        "of each view is matched on its own)."
+    ),
+    "uniqueness_ratio": (
+        "a frame descriptor votes for an instance only if its distance to the nearest descriptor "
+        "of that instance is below this fraction of its distance to the nearest descriptor of any "
+        "other instance (cross-instance uniqueness)."
+    ),
+    "min_votes": ("candidates need at least this many unique votes to be verified at all."),
+    "min_similarity": (
+        "mutual nearest-neighbour matches with a lower cosine similarity are dropped."
+    ),
+    "reprojection_px": ("RANSAC inlier threshold in working-resolution pixels."),
+    "ransac_iterations": ("iteration cap of every robust fit (keeps the worst case bounded)."),
+    "min_inliers": ("fewer verified correspondences than this never makes a detection."),
+    "accept_inliers": (
+        "a fit scores 0.5 (the default acceptance) at this many inliers, or at the instance's "
+        "background null plus a margin if that is higher. Random consensus on people, foliage and "
+        "crowds (scenes unlike the background photos) reaches about 20 inliers on mutual-NN "
+        "matches, and true fits under about 26 carry masks too rough to count as hits (bench: "
+        "precision 0.83 at 22, 1.0 at 26 on the dev set; 28 leaves a margin). Lower it for recall,"
+        " raise it for precision."
+    ),
+    "score_threshold": ("detections with a score at or above it are `accepted` (published)."),
+    "calibrate": ("calibrate each instance's score against background photos at registration."),
+    "segment": ("refine masks of non-planar detections with the appearance segmenter."),
+    "segment_candidates": (
+        "segment at most this many detections per frame (most inliers first; about 7 ms CPU each);"
+        " the others keep the warped view mask."
+    ),
+    "trust_warp_inliers": (
+        "a fit with at least this many inliers keeps the warped mask (measured: strong fits warp "
+        "better than region segmentation does; dev bench: 3 candidates and 30 inliers gave DAVIS "
+        "miou_S 0.380 vs 0.355 for 1 and 25, with planar masks unchanged)."
+    ),
+    "search_candidates": (
+        "vote candidates that geometry did not verify are searched by appearance alone (dense "
+        "features and colour over the whole frame), at most this many per frame (0 = off; about 15"
+        " ms each). Objects that turn and deform rarely keep enough keypoint inliers; their masks "
+        "still count for mIoU and pixel mAP."
+    ),
+    "search_score": (
+        "an appearance-only detection scores this times its calibrated appearance agreement: below"
+        " the keypoint-verified ones, and below `score_threshold` by default, so it is reported "
+        "but not published."
+    ),
+    "temporal": ("stream mode: reuse the previous frame's detections between full searches."),
+    "redetect_every": ("in stream mode, search the whole gallery every this many frames."),
+    "flow_preset": (
+        "stream mode: OpenCV DIS optical-flow preset that carries a track's mask to the next frame"
+        ' ("ultrafast", "fast", "medium"; about 3, 6 and 25 ms at 854x480 on 2 cores). Slower '
+        "presets follow fast motion better."
+    ),
+    "track_mask_prior": (
+        "log-prior the appearance segmenter adds inside a track's flow-warped mask (subtracted "
+        "outside) when it corrects the mask on the frame. Higher trusts the flow more (smooth but "
+        "drifts with it), lower trusts the frame's appearance more (snaps to the object, but "
+        "bleeds into similar background)."
+    ),
+    "track_memory": (
+        "share of a track's confidence kept from the previous frame; the rest comes from this "
+        "frame's evidence (appearance agreement of the corrected mask, damped by area jumps and "
+        "disagreement with the flow). Higher rides out blurred or occluded frames, lower ends "
+        "tracks sooner after the object leaves."
+    ),
+    "track_decay": (
+        "per-frame factor of the cap on a track's confidence since a geometric fit last confirmed "
+        "it (a fit scoring 0.95 stays published for ln(0.5/0.95)/ln(decay) frames: 64 at 0.99, 13 "
+        "at 0.95). Propagated masks drift, so this trades J against precision (the older a "
+        "propagated mask, the likelier IoU < 0.5). Stream set, 8 positive streams (J / precision):"
+        " 0.99 0.43 / 0.57, 0.97 0.27 / 0.84, 0.95 0.20 / 0.90 (stream mode off: 0.07 / 0.89). "
+        "0.95 keeps precision at the 0.9 that DESIGN asks of what the node publishes: a robot acts"
+        " on published masks."
+    ),
+    "track_end": (
+        "a track whose confidence falls below this ends (its mask is dropped). At or above "
+        "`score_threshold` a track is published; between the two it is followed but not published."
+    ),
+    "memory_size": (
+        "appearance samples the stream memory keeps per instance (0 = no memory): more remembers "
+        "more poses, costs more per segmentation (prototypes pooled)."
+    ),
+    "memory_every": ("a confident track offers a sample at most every this many frames."),
+    "memory_confidence": (
+        "track confidence needed to offer a sample (lower learns more poses but risks learning the"
+        " background after a drift)."
+    ),
+    "redetect_confirm": (
+        "stream mode: an instance the stream tracked and lost restarts its track from "
+        "appearance-only finds (search with the stream memory) once this many consecutive frames "
+        "agree (0 = never; only geometry starts tracks then). Fewer re-finds sooner, more guards "
+        "against a look-alike taking the track over."
+    ),
+    "index_exact_limit": (
+        "up to this many gallery descriptors the index is exact (one matrix product); beyond it an"
+        " inverted-file index keeps the search cost sub-linear. At 4000 (the dev gallery then uses"
+        " the inverted file) the dev bench was unchanged, while exact search over 10 instances "
+        "(15k descriptors) cost 29-63 ms a frame."
+    ),
+    "index_nprobe": ("inverted lists searched per query in the inverted-file index."),
+    "num_threads": ("torch threads (faiss searches on one: see index.py)."),
+}
+
+#: What each SegmentConfig knob does (`engine.segmenter.<knob>`).
+SEGMENTER_DOCS: dict[str, str] = {
+    "work_side": ("long side in pixels of the region of interest while segmenting."),
+    "margin": ("the region of interest is the prior's box grown by this fraction per side."),
+    "dense_temperature": ("cosine-similarity gap that makes one nat of log-likelihood."),
+    "dense_weight": ("weight of the dense-feature log-likelihood."),
+    "colour_weight": ("weight of the colour log-likelihood."),
+    "box_bonus": ("log-prior added inside the prior box (subtracted outside it)."),
+    "grabcut_iterations": (
+        "`cv2.grabCut` passes seeded by the likelihood (0 = none). It re-learns colours from the "
+        "frame alone and lost 0.05 mIoU on DAVIS: off by default."
+    ),
+    "context_cells": ("at most this many frame cells outside the region model the background."),
+    "smooth_radius": (
+        "guided-filter radius (working pixels) that snaps the likelihood to image edges before "
+        "thresholding (0 = none); +0.04 mIoU on DAVIS at about 1 ms."
+    ),
+    "hard_labels": ("log-likelihood beyond which graph-cut labels are fixed."),
+    "adapt_background": (
+        "passes that add the region's own sure-background colours to the background colour model "
+        "(the object's colours stay the view's: adapting those drifted onto the background on "
+        "DAVIS)."
+    ),
+    "smooth_eps": ("guided-filter regularization (squared grey levels; small = edge-true)."),
+    "mask_bonus": (
+        "log-prior added inside a transferred prior mask (subtracted outside); stream tracks "
+        "use track_mask_prior instead."
+    ),
+    "regrow": (
+        "passes that segment again around the previous pass's mask (for priors that cover only "
+        "part of the object, e.g. a few inlier points): +0.03 mIoU from points alone, -0.05 from a"
+        " good box on DAVIS; off by default."
+    ),
+}
+
+# Ranges of the numeric engine parameters (view_scales and the other arrays: rclpy has no
+# ranges for arrays, their descriptors state the constraint instead).
+ENGINE_RANGES: dict[str, tuple[float, float]] = {
+    "working_size": (64, 8192),
+    "frame_keypoints": (1, 100_000),
+    "view_keypoints": (1, 100_000),
+    "index_keypoints": (1, 100_000),
+    "query_keypoints": (1, 100_000),
+    "view_max_side": (1, 16_384),
+    "detection_threshold": (0.0, 1.0),
+    "candidates": (1, 1000),
+    "views_per_candidate": (1, 1000),
+    "uniqueness_ratio": (0.0, 1.0),
+    "min_votes": (1, 100_000),
+    "min_similarity": (-1.0, 1.0),
+    "reprojection_px": (0.001, 1000.0),
+    "ransac_iterations": (1, 1_000_000),
+    "min_inliers": (1, 100_000),
+    "accept_inliers": (1, 100_000),
+    "segment_candidates": (1, 1000),
+    "trust_warp_inliers": (1, 100_000),
+    "search_candidates": (0, 1000),
+    "rectify_candidates": (0, 1000),
+    "rectify_below_inliers": (1, 100_000),
+    "rectify_side": (1, 16_384),
+    "search_score": (0.0, 1.0),
+    "redetect_every": (1, 100_000),
+    "track_mask_prior": (0.0, 10.0),
+    "track_memory": (0.0, 1.0),
+    "track_decay": (0.0, 1.0),
+    "track_end": (0.0, 1.0),
+    "memory_size": (0, 1000),
+    "memory_every": (1, 100_000),
+    "memory_confidence": (0.0, 1.0),
+    "redetect_confirm": (0, 1000),
+    "index_exact_limit": (1, 1_000_000_000),
+    "index_nprobe": (1, 100_000),
+    "num_threads": (1, 1024),
+    f"{SEGMENTER}.work_side": (16, 4096),
+    f"{SEGMENTER}.margin": (0.0, 10.0),
+    f"{SEGMENTER}.dense_temperature": (0.001, 10.0),
+    f"{SEGMENTER}.dense_weight": (0.0, 100.0),
+    f"{SEGMENTER}.colour_weight": (0.0, 100.0),
+    f"{SEGMENTER}.box_bonus": (0.0, 100.0),
+    f"{SEGMENTER}.grabcut_iterations": (0, 100),
+    f"{SEGMENTER}.context_cells": (1, 100_000),
+    f"{SEGMENTER}.smooth_radius": (0, 100),
+    f"{SEGMENTER}.hard_labels": (0.0, 100.0),
+    f"{SEGMENTER}.adapt_background": (0, 100),
+    f"{SEGMENTER}.regrow": (0, 100),
+    f"{SEGMENTER}.smooth_eps": (0.001, 10_000.0),
+    f"{SEGMENTER}.mask_bonus": (0.0, 100.0),
+}
+_CONSTRAINTS = {
+    "view_scales": "each scale in [0.05, 8], at least one",
+    "rotated_scales": "each scale in [0.05, 8], at least one",
+    "view_rotations": "distinct values among 0, 90, 180, 270, including 0",
+    "flow_preset": "one of: ultrafast, fast, medium",
+}
+
+
+def _spec(name: str, default: object, description: str) -> ParamSpec:
+    value: Value = [float(v) for v in default] if isinstance(default, tuple) else default  # type: ignore[assignment]
+    low, high = ENGINE_RANGES.get(name, (None, None))
+    return ParamSpec(
+        ENGINE_PREFIX + name,
+        value,
+        description,
+        dynamic=False,
+        low=low,
+        high=high,
+        constraints=_CONSTRAINTS.get(name, ""),
+    )
+
+
+def engine_specs() -> tuple[ParamSpec, ...]:
+    """Every `engine.*` parameter (fixed while the node runs), defaults from the engine."""
+    specs = []
+    for field in dataclasses.fields(EngineConfig):
+        if field.name in NODE_LEVEL_ENGINE:
+            continue
+        if field.name == SEGMENTER:
+            specs += [
+                _spec(f"{SEGMENTER}.{knob.name}", knob.default, SEGMENTER_DOCS[knob.name])
+                for knob in dataclasses.fields(SegmentConfig)
+            ]
+        else:
+            specs.append(_spec(field.name, field.default, ENGINE_DOCS[field.name]))
+    return tuple(specs)
+
+
+def engine_config(settings: dict[str, object]) -> EngineConfig:
+    """EngineConfig from settings named as parameters without `engine.` (`segmenter.work_side`).
+
+    Values are checked against the parameter table first, so a refusal names the parameter
+    as the user wrote it (`engine.segmenter.work_side=0 is outside its range [16, 4096]`);
+    EngineConfig then applies its own checks. Missing settings keep the engine's defaults.
+    """
+    specs = {spec.name.removeprefix(ENGINE_PREFIX): spec for spec in engine_specs()}
+    fields: dict[str, object] = {}
+    knobs: dict[str, object] = {}
+    for name, value in settings.items():
+        spec = specs.get(name)
+        if spec is not None:
+            problem = spec.problem(value)
+            if problem:
+                raise ConfigError(problem)
+        elif name not in NODE_LEVEL_ENGINE:
+            raise ConfigError(f"{ENGINE_PREFIX}{name} is not an engine setting")
+        stored = tuple(value) if isinstance(value, list) else value
+        if name.startswith(f"{SEGMENTER}."):
+            knobs[name.removeprefix(f"{SEGMENTER}.")] = stored
+        else:
+            fields[name] = stored
+    if knobs:
+        fields[SEGMENTER] = SegmentConfig(**knobs)  # type: ignore[arg-type]
+    return EngineConfig(**fields)  # type: ignore[arg-type]
