@@ -68,7 +68,7 @@ class AppearanceModel:
     null_scores: Float32
     shape: Float32
 
-    def to_arrays(self) -> dict[str, npt.NDArray[np.float32]]:
+    def to_arrays(self) -> dict[str, Float32]:
         """The model as named arrays for `Gallery.write_cache`."""
         return {
             "fg_prototypes": self.fg_prototypes,

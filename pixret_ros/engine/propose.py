@@ -43,8 +43,8 @@ def search(
 
     Objects that turn and deform leave too few keypoint inliers for any warp; their dense
     cells and colours still resemble the view's. `propose` picks the frame region most like
-    the view, which `segment` then cuts out; the score is the calibrated appearance
-    agreement of the result.
+    the view, which `segment` then cuts out; the score is `segment`'s appearance score of
+    the result.
     """
     model = stack_models(models)
     box = propose(frame_rgb, np.asarray(frame_features.dense, np.float32), model, config)

@@ -64,7 +64,7 @@ class SegmentPrior:
 
 @dataclass(frozen=True)
 class Segmentation:
-    """The object's mask in the frame and the calibrated appearance agreement in [0, 1]."""
+    """The object's mask in the frame and its appearance score in [0, 1] (`appearance_score`)."""
 
     mask: BoolMask
     score: float
@@ -305,7 +305,7 @@ def segment(
     *,
     config: SegmentConfig = DEFAULT_CONFIG,
 ) -> Segmentation:
-    """Mask of the instance in the frame near `prior`, with its calibrated appearance score.
+    """Mask of the instance in the frame near `prior`, with its appearance score.
 
     Args:
         frame_rgb: (H, W, 3) uint8 frame; the mask is returned at this size.
