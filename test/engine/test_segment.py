@@ -10,7 +10,6 @@ from seg_scenes import frame_with_object, frame_without_object, view
 
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance, xfeat_dense_map
 from pixret_ros.engine.calibration import with_appearance_null
-from pixret_ros.engine.propose import search
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
 from pixret_ros.engine.types import Box
 
@@ -136,12 +135,3 @@ def test_two_views_pool_into_one_segmentation(model: AppearanceModel) -> None:
     box = loose_box(truth)
     result = segment(frame, Dense(xfeat_dense_map(frame)), [model, mirrored], SegmentPrior(box=box))
     assert iou(result.mask, truth) > iou(box_mask(box, frame.shape), truth) + 0.2
-
-
-def test_search_finds_the_object_without_any_prior(model: AppearanceModel) -> None:
-    frame, truth = frame_with_object()
-    result = search(frame, Dense(xfeat_dense_map(frame)), [model])
-    assert iou(result.mask, truth) > 0.5  # found and segmented from appearance alone
-    empty = frame_without_object()
-    absent = search(empty, Dense(xfeat_dense_map(empty)), [model])
-    assert result.score > absent.score
