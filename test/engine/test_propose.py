@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from seg_scenes import frame_with_object, frame_without_object, view
+from seg_scenes import frame_with_object, frame_without_object, view_model
 
-from pixret_ros.engine.appearance import AppearanceModel, build_appearance, xfeat_dense_map
-from pixret_ros.engine.calibration import with_appearance_null
+from pixret_ros.engine.appearance import AppearanceModel, xfeat_dense_map
 from pixret_ros.engine.propose import propose, search
 from pixret_ros.engine.types import Box
 
@@ -25,8 +24,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def model() -> AppearanceModel:
-    rgb, mask = view()
-    return with_appearance_null(build_appearance(rgb, mask, None))
+    return view_model()
 
 
 def test_propose_boxes_the_object(model: AppearanceModel) -> None:

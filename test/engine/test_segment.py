@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from seg_scenes import frame_with_object, frame_without_object, view
+from seg_scenes import frame_with_object, frame_without_object, view, view_model
 
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance, xfeat_dense_map
-from pixret_ros.engine.calibration import with_appearance_null
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
 from pixret_ros.engine.types import Box
 
@@ -43,8 +42,7 @@ def box_mask(box: Box, shape: tuple[int, ...]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def model() -> AppearanceModel:
-    rgb, mask = view()
-    return with_appearance_null(build_appearance(rgb, mask, None))
+    return view_model()
 
 
 def test_loose_box_becomes_the_object_mask(model: AppearanceModel) -> None:
