@@ -41,7 +41,6 @@ from tqdm import tqdm
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import compute_metrics
@@ -49,6 +48,7 @@ from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
 from pixret_ros.evaluation.timing import Timer
 from pixret_ros.io.bag_reader import read_frames
 from pixret_ros.io.frames import read_frame_folder
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
-from pixret_ros.settings.params_file import params_file_overrides
 from pixret_ros.io.frames import read_frame_folder
+from pixret_ros.settings.params_file import params_file_overrides
 
 SIZE = (640, 480)
 

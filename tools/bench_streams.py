@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 from pixret_ros.evaluation.runner import RunOptions, run
 from pixret_ros.evaluation.sources import Source
+from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

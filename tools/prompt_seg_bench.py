@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine.features import dense_map
-from pixret_ros.errors import PromptError
 from pixret_ros.engine.prompt_segment import (
     GRABCUT_ITERATIONS,
     GRABCUT_SIDE,
@@ -36,6 +35,7 @@ from pixret_ros.engine.prompt_segment import (
 )
 from pixret_ros.engine.segment import SegmentConfig
 from pixret_ros.engine.types import BoolMask, Box, RGBImage
+from pixret_ros.errors import PromptError
 from pixret_ros.evaluation.ground_truth import file_frame_name, load_ground_truth
 from pixret_ros.io.frames import list_frame_files, read_image_file
 

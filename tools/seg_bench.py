@@ -148,7 +148,7 @@ def load_instance(xfeat: XFeat, folder: Path) -> Instance:
     mask = read_mask(folder / "view_000_mask.png")
     native = extract(xfeat, rgb, 1024)
     start = time.perf_counter()
-    model = build_appearance(rgb, mask, native, calibrate=False)
+    model = build_appearance(rgb, mask, native)
     build_ms = (time.perf_counter() - start) * 1000
     pad = max(3, round(0.03 * max(mask.shape)))
     support = cv2.dilate(mask.astype(np.uint8), np.ones((2 * pad + 1,) * 2, np.uint8)) > 0

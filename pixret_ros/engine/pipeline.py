@@ -20,13 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance
-from pixret_ros.engine.calibration import ScoreModel, background_features
+from pixret_ros.engine.background import background_features
+from pixret_ros.engine.calibration import ScoreModel
 from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor, Features, check_rgb, dense_map
 from pixret_ros.engine.index import DescriptorIndex
 from pixret_ros.engine.localize import Localization, localize, scaled, warp_mask
 from pixret_ros.engine.orientation import Rectifier, off_template, rotated, to_view
-from pixret_ros.engine.segment import SegmentPrior, search, segment
+from pixret_ros.engine.propose import search
+from pixret_ros.engine.segment import SegmentPrior, segment
 from pixret_ros.engine.temporal import StreamState, Track
 from pixret_ros.engine.track import Fit, Tracker
 from pixret_ros.engine.types import Box, Detection
@@ -332,7 +334,6 @@ class PixelRetriever:
                     view.mask,
                     native,
                     dense_fn=_reuse(scaled_maps, dense_map),
-                    calibrate=False,  # its score is not used: presence is decided by geometry
                 )
                 models.append(model)
                 arrays.update({f"app{i}_{k}": v for k, v in model.to_arrays().items()})

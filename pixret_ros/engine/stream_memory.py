@@ -51,7 +51,7 @@ def frame_model(image: RGBImage, dense: F32, mask: BoolMask) -> AppearanceModel 
         bg_prototypes=np.ascontiguousarray(spread_rows(bg, MAX_BG_PROTOTYPES), np.float32),
         fg_colour=colour_histogram(image[inner if inner.sum() >= 0.3 * area else mask]),
         bg_colour=colour_histogram(image[~mask]),
-        calibration=np.zeros(0, np.float32),
+        null_scores=np.zeros(0, np.float32),
         shape=np.array([box.height / box.width, area / (box.width * box.height), area], np.float32),
     )
 

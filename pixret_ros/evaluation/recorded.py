@@ -9,8 +9,8 @@ from __future__ import annotations
 from tqdm import tqdm
 
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import streams
 from pixret_ros.errors import InputError
+from pixret_ros.evaluation import streams
 from pixret_ros.evaluation.ground_truth import GroundTruth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.sources import Source

@@ -34,10 +34,10 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation import engines, report, stream_report, streams
 from pixret_ros.evaluation.coco_io import PredictionWriter
 from pixret_ros.evaluation.engines import Engine, Method, open_gallery
-from pixret_ros.errors import InputError
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import METRIC_KEYS, compute_metrics, ranking

@@ -13,8 +13,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from pixret_ros.evaluation import streams
 from pixret_ros.errors import InputError
+from pixret_ros.evaluation import streams
 from pixret_ros.evaluation.ground_truth import GroundTruth
 from pixret_ros.io import bag_reader
 from pixret_ros.io.frames import Frame, read_frame_folder

@@ -23,9 +23,8 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.serde import SerdeError
 from rosbags.typesys import TypesysError
 
-from pixret_ros.errors import BagError
+from pixret_ros.errors import BagError, ConversionError
 from pixret_ros.io.frames import Frame
-from pixret_ros.errors import ConversionError
 from pixret_ros.io.image_codec import compressed_to_rgb, image_to_rgb
 from pixret_ros.io.typestore import IMAGE, IMAGE_TYPES, STORAGES, typestore
 

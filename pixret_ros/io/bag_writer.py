@@ -15,10 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from rosbags.rosbag2 import Writer, WriterError
 
-from pixret_ros.errors import BagError
+from pixret_ros.errors import BagError, ConversionError
 from pixret_ros.io.image_codec import (
     SUPPORTED_ENCODINGS,
-    ConversionError,
     compress_rgb,
     pack_pixels,
     rgb_to_pixels,

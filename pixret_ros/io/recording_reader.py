@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from pixret_ros.errors import BagError
+from pixret_ros.errors import BagError, ConversionError
 from pixret_ros.io.bag_reader import (
     deserialize,
     open_bag,
@@ -24,7 +24,6 @@ from pixret_ros.io.bag_reader import (
     stamp_frame_name,
     topic_connections,
 )
-from pixret_ros.errors import ConversionError
 from pixret_ros.io.image_codec import image_to_array
 from pixret_ros.io.typestore import DETECTION_ARRAY, IMAGE, typestore
 

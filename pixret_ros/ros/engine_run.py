@@ -28,9 +28,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
-from pixret_ros.errors import PixretError
 from pixret_ros.engine.render import label_image, overlay
-from pixret_ros.errors import ConversionError
+from pixret_ros.errors import ConversionError, PixretError
 from pixret_ros.msg import InstanceDetectionArray
 from pixret_ros.ros.convert import any_to_rgb, to_image_msg
 from pixret_ros.ros.detection_msgs import detection_array

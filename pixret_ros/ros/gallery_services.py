@@ -13,8 +13,7 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from pixret_ros.errors import GalleryError, PixretError
-from pixret_ros.errors import ConversionError
+from pixret_ros.errors import ConversionError, GalleryError, PixretError
 from pixret_ros.io.image_codec import image_to_rgb, mask_from_image
 from pixret_ros.ros.convert import any_to_rgb
 from pixret_ros.ros.register_camera import mask_msg, register_from_frame

@@ -31,10 +31,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-from pixret_ros.errors import BagError
+from pixret_ros.errors import BagError, BagToolError
 from pixret_ros.io.bag_reader import open_bag
 from pixret_ros.io.typestore import header_stamp_ns, typestore
-from pixret_ros.errors import BagToolError
 from pixret_ros.ros.bag_common import (
     EXIT_INTERRUPTED,
     message_class,

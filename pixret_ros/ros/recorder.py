@@ -28,8 +28,8 @@ from rclpy.task import Future
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
-from pixret_ros.io.typestore import STORAGES, typestore
 from pixret_ros.errors import BagToolError
+from pixret_ros.io.typestore import STORAGES, typestore
 from pixret_ros.ros.bag_common import message_class, parse_tool_args, start_node
 
 if TYPE_CHECKING:

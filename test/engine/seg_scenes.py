@@ -14,6 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import skimage.data
 
+from pixret_ros.engine.appearance import AppearanceModel, build_appearance
+from pixret_ros.engine.calibration import with_appearance_null
+
 RGB = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
 
@@ -73,3 +76,10 @@ def frame_with_object() -> tuple[RGB, Mask]:
 def frame_without_object() -> RGB:
     """The same coffee frame without the object."""
     return np.asarray(cv2.resize(photo("coffee"), (640, 427)), np.uint8)
+
+
+@functools.cache
+def view_model() -> AppearanceModel:
+    """The view's appearance model with its background null, built once per process."""
+    rgb, mask = view()
+    return with_appearance_null(build_appearance(rgb, mask, None))

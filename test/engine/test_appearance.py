@@ -11,17 +11,18 @@ from pixret_ros.engine.appearance import (
     AppearanceModel,
     build_appearance,
     colour_histogram,
-    dense_map,
+    xfeat_dense_map,
 )
+from pixret_ros.engine.calibration import with_appearance_null
 
 
 @pytest.fixture(scope="module")
 def model() -> AppearanceModel:
     rgb, mask = view()
-    return build_appearance(rgb, mask, None, calibrate=True)
+    return with_appearance_null(build_appearance(rgb, mask, None))
 
 
-def test_model_holds_object_prototypes_colours_and_calibration(model: AppearanceModel) -> None:
+def test_model_holds_object_prototypes_colours_and_null_scores(model: AppearanceModel) -> None:
     assert model.fg_prototypes.shape[1] == 64
     assert len(model.fg_prototypes) >= 50
     norms = np.linalg.norm(model.fg_prototypes, axis=1)
@@ -30,8 +31,8 @@ def test_model_holds_object_prototypes_colours_and_calibration(model: Appearance
     assert len(model.bg_prototypes) > 0  # the view has a margin
     assert model.fg_colour.shape == (COLOUR_BINS,) * 3
     assert abs(float(model.fg_colour.sum()) - 1.0) < 1e-4
-    assert len(model.calibration) >= 20
-    assert np.all(np.diff(model.calibration) >= 0)  # sorted
+    assert len(model.null_scores) >= 20
+    assert np.all(np.diff(model.null_scores) >= 0)  # sorted
 
 
 def test_object_colours_differ_from_margin(model: AppearanceModel) -> None:
@@ -61,7 +62,7 @@ def test_from_arrays_names_what_is_missing(model: AppearanceModel) -> None:
 def test_empty_mask_is_refused() -> None:
     rgb, mask = view()
     with pytest.raises(ValueError, match="mask"):
-        build_appearance(rgb, np.zeros_like(mask), None, calibrate=False)
+        build_appearance(rgb, np.zeros_like(mask), None)
 
 
 def test_reuses_the_dense_map_it_is_given() -> None:
@@ -70,12 +71,12 @@ def test_reuses_the_dense_map_it_is_given() -> None:
 
     def counting(image: np.ndarray) -> np.ndarray:
         calls.append(image.shape[:2])
-        return dense_map(image)
+        return xfeat_dense_map(image)
 
     class Given:
-        dense = dense_map(rgb)
+        dense = xfeat_dense_map(rgb)
 
-    build_appearance(rgb, mask, Given(), dense_fn=counting, calibrate=False)
+    build_appearance(rgb, mask, Given(), dense_fn=counting)
     assert rgb.shape[:2] not in calls  # scale 1 came from the given features
     assert calls  # the other scales were computed
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from seg_scenes import frame_with_object, frame_without_object, view
+from seg_scenes import frame_with_object, frame_without_object, view, view_model
 
-from pixret_ros.engine.appearance import AppearanceModel, build_appearance, dense_map
-from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, search, segment
+from pixret_ros.engine.appearance import AppearanceModel, build_appearance, xfeat_dense_map
+from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
 from pixret_ros.engine.types import Box
 
 
@@ -42,15 +42,14 @@ def box_mask(box: Box, shape: tuple[int, ...]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def model() -> AppearanceModel:
-    rgb, mask = view()
-    return build_appearance(rgb, mask, None, calibrate=True)
+    return view_model()
 
 
 def test_loose_box_becomes_the_object_mask(model: AppearanceModel) -> None:
     frame, truth = frame_with_object()
     box = loose_box(truth)
     naive = iou(box_mask(box, frame.shape), truth)
-    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior(box=box))
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model], SegmentPrior(box=box))
     assert result.mask.shape == truth.shape
     assert result.mask.dtype == bool
     got = iou(result.mask, truth)
@@ -64,7 +63,7 @@ def test_points_alone_are_a_usable_prior(model: AppearanceModel) -> None:
     ys, xs = np.nonzero(truth)
     pick = np.random.default_rng(0).choice(len(xs), 30, replace=False)
     points = np.stack([xs[pick], ys[pick]], axis=1).astype(np.float32)
-    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior(points=points))
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model], SegmentPrior(points=points))
     assert iou(result.mask, truth) > 0.6
 
 
@@ -73,7 +72,7 @@ def test_planar_prior_keeps_the_warp(model: AppearanceModel) -> None:
     warped = np.zeros_like(truth)
     warped[100:300, 200:420] = True  # deliberately not the object's shape
     prior = SegmentPrior(mask=warped, planar=True)
-    result = segment(frame, Dense(dense_map(frame)), [model], prior)
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model], prior)
     np.testing.assert_array_equal(result.mask, warped)
     assert 0.0 <= result.score <= 1.0
 
@@ -82,15 +81,15 @@ def test_score_is_higher_where_the_object_is(model: AppearanceModel) -> None:
     frame, truth = frame_with_object()
     empty = frame_without_object()
     prior = SegmentPrior(box=loose_box(truth))
-    present = segment(frame, Dense(dense_map(frame)), [model], prior)
-    absent = segment(empty, Dense(dense_map(empty)), [model], prior)
+    present = segment(frame, Dense(xfeat_dense_map(frame)), [model], prior)
+    absent = segment(empty, Dense(xfeat_dense_map(empty)), [model], prior)
     assert 0.0 <= absent.score < present.score <= 1.0
     assert present.score > absent.score + 0.05, (present.score, absent.score)
 
 
 def test_no_prior_gives_an_empty_mask(model: AppearanceModel) -> None:
     frame, _ = frame_with_object()
-    result = segment(frame, Dense(dense_map(frame)), [model], SegmentPrior())
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model], SegmentPrior())
     assert not result.mask.any()
     assert result.score == 0.0
 
@@ -99,7 +98,7 @@ def test_models_from_the_cache_segment_identically(model: AppearanceModel) -> No
     frame, truth = frame_with_object()
     again = AppearanceModel.from_arrays(model.to_arrays())
     prior = SegmentPrior(box=loose_box(truth))
-    feats = Dense(dense_map(frame))
+    feats = Dense(xfeat_dense_map(frame))
     first = segment(frame, feats, [model], prior)
     second = segment(frame, feats, [again], prior)
     np.testing.assert_array_equal(first.mask, second.mask)
@@ -110,7 +109,7 @@ def test_graph_cut_refinement_runs(model: AppearanceModel) -> None:
     frame, truth = frame_with_object()
     config = SegmentConfig(grabcut_iterations=1)
     prior = SegmentPrior(box=loose_box(truth))
-    result = segment(frame, Dense(dense_map(frame)), [model], prior, config=config)
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model], prior, config=config)
     assert iou(result.mask, truth) > 0.5
 
 
@@ -120,9 +119,9 @@ def test_bad_inputs_are_named(model: AppearanceModel) -> None:
     with pytest.raises(ValueError, match="dense"):
         segment(frame, Dense(np.zeros((32, 10, 10), np.float32)), [model], prior)
     with pytest.raises(ValueError, match="RGB uint8"):
-        segment(frame[..., 0], Dense(dense_map(frame)), [model], prior)
+        segment(frame[..., 0], Dense(xfeat_dense_map(frame)), [model], prior)
     with pytest.raises(ValueError, match="at least one model"):
-        segment(frame, Dense(dense_map(frame)), [], prior)
+        segment(frame, Dense(xfeat_dense_map(frame)), [], prior)
 
 
 def test_two_views_pool_into_one_segmentation(model: AppearanceModel) -> None:
@@ -132,14 +131,5 @@ def test_two_views_pool_into_one_segmentation(model: AppearanceModel) -> None:
         np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(mask[:, ::-1]), None
     )
     box = loose_box(truth)
-    result = segment(frame, Dense(dense_map(frame)), [model, mirrored], SegmentPrior(box=box))
+    result = segment(frame, Dense(xfeat_dense_map(frame)), [model, mirrored], SegmentPrior(box=box))
     assert iou(result.mask, truth) > iou(box_mask(box, frame.shape), truth) + 0.2
-
-
-def test_search_finds_the_object_without_any_prior(model: AppearanceModel) -> None:
-    frame, truth = frame_with_object()
-    result = search(frame, Dense(dense_map(frame)), [model])
-    assert iou(result.mask, truth) > 0.5  # found and segmented from appearance alone
-    empty = frame_without_object()
-    absent = search(empty, Dense(dense_map(empty)), [model])
-    assert result.score > absent.score

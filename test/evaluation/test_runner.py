@@ -11,9 +11,9 @@ import pytest
 from pycocotools import mask as coco_mask
 from tiny_scene import ENGINE_CONFIG, NAMES, STAMPS, TOPIC, Scene, write_recording
 
+from pixret_ros.errors import BagError, InputError
 from pixret_ros.evaluation import runner
 from pixret_ros.evaluation.engines import Method
-from pixret_ros.errors import BagError, InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import METRIC_KEYS, TIMING_KEYS
 from pixret_ros.evaluation.sources import Source

@@ -19,9 +19,9 @@ from tiny_scene import ENGINE_CONFIG, SIZE, TOPIC, Scene, coco
 from pixret_ros.engine.pipeline import PixelRetriever
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
+from pixret_ros.errors import InputError
 from pixret_ros.evaluation import cli, engines, runner
 from pixret_ros.evaluation.engines import Engine
-from pixret_ros.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.sources import Source
 from pixret_ros.evaluation.streams import bag_frames, folder_frames, plan_streams, stream_mode
