@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine.appearance import (
-    F32,
     MAX_BG_PROTOTYPES,
     MAX_FG_PROTOTYPES,
     AppearanceModel,
@@ -32,10 +31,11 @@ from pixret_ros.engine.appearance import (
     colour_histogram,
 )
 from pixret_ros.engine.errors import PixretError
+from pixret_ros.engine.resize import working
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
-from pixret_ros.engine.types import BoolMask, Box, RGBImage
+from pixret_ros.engine.types import BoolMask, Box, Float32, RGBImage
 
-DenseFn = Callable[[RGBImage], F32]
+DenseFn = Callable[[RGBImage], Float32]
 
 MIN_BOX_SIDE = 8  # pixels; a smaller box holds too few dense cells to learn from
 MIN_MASK_PIXELS = 64  # a smaller result is reported as an empty segmentation
@@ -75,7 +75,7 @@ class Prompt:
 class _Dense:
     """The one field of `features.Features` that `segment` reads."""
 
-    dense: F32
+    dense: Float32
 
 
 def prompt_box(prompt: Prompt, shape: tuple[int, int]) -> Box:
@@ -140,7 +140,7 @@ def seed_mask(
     return seed.astype(bool)
 
 
-def frame_model(frame: RGBImage, dense: F32, seed: BoolMask, box: Box) -> AppearanceModel:
+def frame_model(frame: RGBImage, dense: Float32, seed: BoolMask, box: Box) -> AppearanceModel:
     """Object and background appearance learned from one frame (seed vs. outside the box)."""
     outside = ~_inside(box, (frame.shape[0], frame.shape[1]))
     cells = dense.reshape(64, -1).T
@@ -173,20 +173,15 @@ def stands_out(model: AppearanceModel) -> bool:
     return same_cells < 0.95 or same_colours < SAME_COLOURS
 
 
-def _spread(cells: F32, limit: int) -> F32:
+def _spread(cells: Float32, limit: int) -> Float32:
     """At most `limit` rows, evenly spaced (deterministic, keeps spatial coverage)."""
     keep = np.linspace(0, len(cells) - 1, min(limit, len(cells))).round().astype(np.intp)
     return np.ascontiguousarray(cells[keep], dtype=np.float32)
 
 
-def _dense_of(frame: RGBImage, dense_fn: DenseFn) -> F32:
+def _dense_of(frame: RGBImage, dense_fn: DenseFn) -> Float32:
     """The unit dense map of the whole frame, computed at most DENSE_LONG_SIDE pixels long."""
-    height, width = frame.shape[:2]
-    scale = min(1.0, DENSE_LONG_SIDE / max(height, width))
-    small = frame
-    if scale < 1.0:
-        size = (max(32, round(width * scale)), max(32, round(height * scale)))
-        small = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
+    small = working(frame, DENSE_LONG_SIDE, min_side=32)
     return np.asarray(dense_fn(small), np.float32)
 
 

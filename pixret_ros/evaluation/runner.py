@@ -47,8 +47,7 @@ from pixret_ros.evaluation.records import DetectionRecord
 from pixret_ros.evaluation.stream_metrics import StreamScorer, stream_metrics
 
 if TYPE_CHECKING:
-    from pixret_ros.engine.pipeline import GalleryLike
-    from pixret_ros.engine.types import BoolMask, RGBImage
+    from pixret_ros.engine.types import BoolMask, GalleryLike, RGBImage
     from pixret_ros.evaluation.records import RankedFrame
 
 Method = Literal["pixret", "baseline"]
