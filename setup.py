@@ -4,7 +4,7 @@ The ROS build (colcon / CMake) installs the same sources next to the generated m
 this file is for people who only evaluate or use the engine from Python. The ROS node and
 the `pixret` service client need rclpy and the generated interfaces, i.e. the ROS build.
 The msg/ and srv/ definitions go where the ROS build puts them (<prefix>/share/pixret_ros/),
-so that the evaluator can decode pixret_ros messages in bags without ROS (bag_io.typestore).
+so that the evaluator can decode pixret_ros messages in bags without ROS (pixret_ros.io.typestore).
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ setup(
         "faiss-cpu",
         "pycocotools",
         "rosbags",
-        "rosbags-image",
         "tqdm",
         "psutil",
         "PyYAML",

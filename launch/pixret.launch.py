@@ -6,6 +6,7 @@ Examples (on a ROS 2 Jazzy install):
   ros2 launch pixret_ros pixret.launch.py namespace:=arm gallery_path:=/data/gallery
   ros2 launch pixret_ros pixret.launch.py profile:=realtime   # 20 frames/s on 2 CPU cores
   ros2 launch pixret_ros pixret.launch.py dds_profile:=none    # Fast DDS defaults
+  ros2 launch pixret_ros pixret.launch.py autostart:=false     # wait for `ros2 lifecycle set`
 
 With `cameras`, node i runs as /<camera>/pixret_node and reads <camera>/<camera_topic> (a
 relative camera_topic resolves inside the camera's namespace); a registration through any
@@ -66,6 +67,13 @@ ARGUMENTS = (
         description="gallery folder shared by all nodes; empty: the params file's gallery_path",
     ),
     DeclareLaunchArgument(
+        "autostart",
+        default_value="true",
+        description="configure and activate each node at start; false: they wait unconfigured "
+        "for lifecycle transitions (ros2 lifecycle set /pixret_node configure, then activate)",
+        choices=["true", "false"],
+    ),
+    DeclareLaunchArgument(
         "dds_profile",
         default_value=EnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", default_value=""),
         description="Fast DDS profile file of the nodes; default: FASTRTPS_DEFAULT_PROFILES_FILE "
@@ -98,6 +106,7 @@ def _nodes(context: LaunchContext) -> list[Node]:
         )
     if gallery:
         parameters.append({"gallery_path": gallery})
+    parameters.append({"autostart": LaunchConfiguration("autostart").perform(context) == "true"})
     env: dict[str, str] = {}
     env["PYTHONUNBUFFERED"] = "1"  # without a tty, Python would hold its output back
     dds_profile = LaunchConfiguration("dds_profile").perform(context)

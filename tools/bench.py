@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 import bench_streams
 import cv2
@@ -41,33 +41,28 @@ from tqdm import tqdm
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.evaluation.bag_io import read_frames
 from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
-from pixret_ros.evaluation.frames import read_frame_folder
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.metrics import box_iou, compute_metrics, mask_iou
+from pixret_ros.evaluation.judge import Judge
+from pixret_ros.evaluation.metrics import compute_metrics
 from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
+from pixret_ros.evaluation.timing import Timer
+from pixret_ros.io.bag_reader import read_frames
+from pixret_ros.io.frames import read_frame_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from pixret_ros.engine.types import Detection, RGBImage
-    from pixret_ros.evaluation.frames import Frame
+    from pixret_ros.engine.types import RGBImage
+    from pixret_ros.evaluation.engines import Engine
     from pixret_ros.evaluation.ground_truth import GroundTruth
+    from pixret_ros.io.frames import Frame
 
 SCALING_SIZES = (10, 50, 1000)
 BASELINE_MAX_SIZE = 50
 SPEED_SIZE = (640, 480)
 REALTIME_PARAMS = Path(__file__).resolve().parents[1] / "config" / "pixret_realtime.yaml"
 METRIC_COLUMNS = ("image_map", "strict_pixel_map_S", "miou_S", "precision", "recall")
-
-
-class Engine(Protocol):
-    """What both methods offer (PixelRetriever and SiftBaseline share this API)."""
-
-    def process(self, frame: RGBImage) -> list[Detection]:
-        """Detections in one frame."""
-        ...
 
 
 class Run(NamedTuple):
@@ -79,30 +74,11 @@ class Run(NamedTuple):
 
 
 def run_frames(engine: Engine, frames: Sequence[Frame], gt: GroundTruth, label: str) -> Run:
-    """Process every frame and judge every detection against the truth."""
-    records: list[DetectionRecord] = []
-    latencies: list[float] = []
+    """Process every frame and judge every detection against the truth (the runner's judge)."""
+    judge, timer = Judge(gt), Timer()
     for frame in tqdm(frames, desc=label, leave=False):
-        start = time.perf_counter()
-        detections = engine.process(frame.image)
-        latencies.append((time.perf_counter() - start) * 1000.0)
-        truths = gt.masks(frame.name)
-        empty = np.zeros(frame.image.shape[:2], dtype=bool)
-        for det in detections:
-            if det.name not in gt.instances:
-                continue
-            truth = truths.get(det.name, empty)
-            records.append(
-                DetectionRecord(
-                    frame=frame.name,
-                    instance=det.name,
-                    score=det.score,
-                    mask_iou=mask_iou(det.mask, truth),
-                    box_iou=box_iou(det.mask, truth),
-                    accepted=det.accepted,
-                )
-            )
-    return Run(records, latencies, [f.name for f in frames])
+        judge.add(frame.name, frame.image.shape[:2], timer.process(engine, frame.image))
+    return Run(judge.records, timer.latencies_ms, [f.name for f in frames])
 
 
 def grouped_metrics(gt: GroundTruth, run: Run) -> dict[str, dict[str, float | None]]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.evaluation.engine_settings import params_file_overrides
-from pixret_ros.evaluation.frames import read_frame_folder
+from pixret_ros.io.frames import read_frame_folder
 
 SIZE = (640, 480)
 

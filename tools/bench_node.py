@@ -50,7 +50,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from tqdm import tqdm
 
-from pixret_ros.evaluation.frames import read_frame_folder
+from pixret_ros.io.frames import read_frame_folder
 from pixret_ros.msg import InstanceDetectionArray
 from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.srv import ListInstances, RegisterInstance

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixret_ros.evaluation.engine_settings import params_file_overrides, parse_overrides
-from pixret_ros.evaluation.runner import RunOptions, Source, run
+from pixret_ros.evaluation.runner import RunOptions, run
+from pixret_ros.evaluation.sources import Source
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pixret_ros.evaluation.runner import Method
+    from pixret_ros.evaluation.engines import Method
 
 REALTIME_PARAMS = Path(__file__).resolve().parents[1] / "config" / "pixret_realtime.yaml"
 #: Columns of the stream table: (metrics.json key, header).

@@ -18,11 +18,11 @@ from pathlib import Path
 
 # (cause, markers): a sample whose stack holds any marker belongs to the cause.
 CAUSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("engine: gallery sync", ("PixelRetriever.sync", "_sync_engine")),
+    ("engine: gallery sync", ("PixelRetriever.sync", "EngineRun._sync")),
     ("engine: process", ("PixelRetriever.process",)),
     ("frame decode (msg -> rgb)", ("image_to_rgb", "compressed_to_rgb")),
-    ("publish results", ("PixretNode._publish", "detection_msgs", "label_image")),
-    ("diagnostics", ("_publish_diagnostics", "FrameStats.report")),
+    ("publish results", ("EngineRun._publish", "detection_msgs", "label_image")),
+    ("diagnostics", ("publish_diagnostics", "FrameStats.report")),
     ("image callback (slot put)", ("submit_frame", "_on_frame", "LatestSlot.put")),
     ("take + deserialize message", ("_take_subscription", "take_message")),
     ("executor wait-set / dispatch", ("rclpy/executors.py", "concurrent/futures", "rclpy/task.py")),

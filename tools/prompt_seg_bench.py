@@ -36,8 +36,8 @@ from pixret_ros.engine.prompt_segment import (
 )
 from pixret_ros.engine.segment import SegmentConfig
 from pixret_ros.engine.types import BoolMask, Box, RGBImage
-from pixret_ros.evaluation.frames import list_frame_files, read_image_file
-from pixret_ros.evaluation.ground_truth import frame_name, load_ground_truth
+from pixret_ros.evaluation.ground_truth import file_frame_name, load_ground_truth
+from pixret_ros.io.frames import list_frame_files, read_image_file
 
 Method = Callable[[RGBImage, Prompt], BoolMask]
 
@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     gt = load_ground_truth(args.data / "gt.json")
-    files = {frame_name(p.name): p for p in list_frame_files(args.data / "frames")}
+    files = {file_frame_name(p.name): p for p in list_frame_files(args.data / "frames")}
     methods: dict[str, Method] = {
         "box as mask": box_as_mask,
         "GrabCut, full resolution": lambda f, p: grabcut_prompt(f, p, work_side=100_000),

@@ -27,8 +27,17 @@ def label_colour(label: int) -> tuple[int, int, int]:
     return r, g, b
 
 
+def detection_label(index: int) -> int:
+    """The label of the detection at `index` of a frame's list: index + 1 (0 is background).
+
+    The one home of the rule: the mask pixels, the detection messages and the markers of one
+    detection all carry this value.
+    """
+    return index + 1
+
+
 def label_image(detections: Sequence[Detection], shape: tuple[int, int]) -> npt.NDArray[np.uint16]:
-    """Paint detection i with label i + 1 into a (H, W) uint16 image; 0 is background.
+    """Paint detection i with detection_label(i) into a (H, W) uint16 image; 0 is background.
 
     Where masks overlap, the detection with the higher score wins, so the label image never
     depends on list order for overlapping pixels.
@@ -36,7 +45,7 @@ def label_image(detections: Sequence[Detection], shape: tuple[int, int]) -> npt.
     labels = np.zeros(shape, dtype=np.uint16)
     order = sorted(range(len(detections)), key=lambda i: detections[i].score)
     for i in order:  # lowest score first: higher scores overwrite
-        labels[detections[i].mask] = i + 1
+        labels[detections[i].mask] = detection_label(i)
     return labels
 
 
@@ -45,10 +54,11 @@ def overlay(frame: RGBImage, detections: Sequence[Detection], alpha: float = 0.4
     out = frame.copy()
     labels = label_image(detections, frame.shape[:2])
     for i, det in enumerate(detections):
-        colour = np.array(label_colour(i + 1), np.uint8)
-        region = labels == i + 1
+        label = detection_label(i)
+        colour = np.array(label_colour(label), np.uint8)
+        region = labels == label
         out[region] = (out[region] * (1 - alpha) + colour * alpha).astype(np.uint8)
-        bgr = label_colour(i + 1)
+        bgr = label_colour(label)
         b = det.box
         cv2.rectangle(out, (b.x, b.y), (b.x + b.width - 1, b.y + b.height - 1), bgr, 2)
         text = f"{det.name} {det.score:.2f}"

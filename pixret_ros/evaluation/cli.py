@@ -1,21 +1,22 @@
 """`pixret-eval`: evaluate pixel retrieval offline (DESIGN section 5), export bag frames.
 
 Thin on purpose: it checks the arguments, calls the library and prints the library's error
-on one line (exit status 1). Subcommands of other modules (`proxford`, `make-demo`) register
-themselves through `add_*_parser` functions when those modules are installed.
+on one line (exit status 1). The `proxford` and `make-demo` subcommands keep their parsers
+beside what they run (evaluation/proxford.py, demo/cli.py); this module adds them.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 
+from pixret_ros.demo.cli import add_demo_parser
 from pixret_ros.engine.errors import PixretError
+from pixret_ros.evaluation.proxford import add_proxford_parser, run_proxford
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -48,12 +49,6 @@ EXPORT_EXAMPLES = """examples:
   pixret-eval export-frames --bag demo_bag --topic /camera/image_raw --out frames
   (writes frames/<header stamp ns>.png, the names ground truth must use)"""
 
-# (module, add_parser, run) of subcommands that live in other modules of the package.
-_PLUGINS = (
-    ("pixret_ros.evaluation.proxford", "add_proxford_parser", "run_proxford"),
-    ("pixret_ros.evaluation.demo_data", "add_demo_parser", "run_make_demo"),
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `pixret-eval` with every available subcommand."""
@@ -66,22 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(subparsers)
     _add_export(subparsers)
-    for module_name, add_name, run_name in _PLUGINS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            continue  # that subcommand is not part of this install
-        before = set(subparsers.choices)
-        getattr(module, add_name)(subparsers)
-        for name in set(subparsers.choices) - before:
-            subparsers.choices[name].set_defaults(handler=getattr(module, run_name))
+    add_proxford_parser(subparsers)
+    subparsers.choices["proxford"].set_defaults(handler=run_proxford)
+    add_demo_parser(subparsers)
     return parser
 
 
 def _add_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from pixret_ros.evaluation.runner import METHODS  # noqa: PLC0415
+    from pixret_ros.evaluation.engines import METHODS  # noqa: PLC0415
 
     run = subparsers.add_parser(
         "run",
@@ -163,10 +150,11 @@ def _add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _run(args: argparse.Namespace) -> int:
     from pixret_ros.evaluation import engine_settings, runner  # noqa: PLC0415 - fast --help
+    from pixret_ros.evaluation.sources import Source  # noqa: PLC0415
 
     if args.recorded is not None:
         first, *more = args.recorded
-        source = runner.Source(
+        source = Source(
             "recorded",
             first,
             args.topic,
@@ -178,9 +166,9 @@ def _run(args: argparse.Namespace) -> int:
         if not args.topic:
             return _fail("--bag needs --topic (the camera topic)")
         first, *more = args.bag
-        source = runner.Source("bag", first, args.topic, more=tuple(more))
+        source = Source("bag", first, args.topic, more=tuple(more))
     else:
-        source = runner.Source("frames", args.frames)
+        source = Source("frames", args.frames)
     if args.recorded is None and args.gallery is None:
         return _fail("--gallery is required with --bag and --frames")
     config = (
@@ -218,7 +206,7 @@ def _print_summary(result: RunResult) -> None:
 def _export(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
-    from pixret_ros.evaluation.bag_io import count_messages, read_frames  # noqa: PLC0415
+    from pixret_ros.io.bag_reader import count_messages, read_frames  # noqa: PLC0415
 
     total = count_messages(args.bag, args.topic)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ class _Annotation:
     width: int
 
 
-def frame_name(file_name: str) -> str:
+def file_frame_name(file_name: str) -> str:
     """The frame name of a COCO `file_name`: its basename (either slash)."""
     return file_name.replace("\\", "/").rsplit("/", 1)[-1]
 
@@ -246,10 +246,10 @@ class _Parser:
             where = f"images[{index}]"
             image_id = self.integer(image, "id", where)
             file_name = self.field(image, "file_name", where)
-            if not isinstance(file_name, str) or not frame_name(file_name):
+            if not isinstance(file_name, str) or not file_frame_name(file_name):
                 raise self.fail(f"{where}: 'file_name' must be a non-empty string")
             fields = self.stream_fields(image, where)
-            name: str | None = frame_name(file_name)
+            name: str | None = file_frame_name(file_name)
             if self.qualified:
                 name = stream_frame_name(file_name, fields.stream)
                 if name is None:
@@ -257,7 +257,7 @@ class _Parser:
                         f"{where}: file_name {file_name!r} names no stream; in a stream run "
                         "it is '<stream>/<name>' or the image carries a 'stream' field"
                     )
-            assert name is not None  # noqa: S101 - frame_name gives a non-empty string
+            assert name is not None  # noqa: S101 - file_frame_name gives a non-empty string
             if fields != StreamFields(None, None, None):
                 streams[name] = fields
             if image_id in by_id:

@@ -107,7 +107,7 @@ def _box_overlap(a: Box, b: Box) -> float:
     return inter / (_box_area(a) + _box_area(b) - inter)
 
 
-def box_iou(pred: Mask, truth: Mask) -> float:
+def box_iou_of_masks(pred: Mask, truth: Mask) -> float:
     """IoU of the tight bounding boxes of two masks, each box taken as the pixels it covers.
 
     A box spanning columns x0..x1 and rows y0..y1 covers (x1 - x0 + 1) * (y1 - y0 + 1)

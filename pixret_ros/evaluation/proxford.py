@@ -54,7 +54,12 @@ from tqdm import tqdm
 
 from pixret_ros.evaluation.errors import EvaluationError, GroundTruthError, InputError
 from pixret_ros.evaluation.ground_truth import read_json
-from pixret_ros.evaluation.metrics import PIXEL_THRESHOLDS, average_precision, box_iou, mask_iou
+from pixret_ros.evaluation.metrics import (
+    PIXEL_THRESHOLDS,
+    average_precision,
+    box_iou_of_masks,
+    mask_iou,
+)
 
 if TYPE_CHECKING:
     BoolMask = npt.NDArray[np.bool_]
@@ -279,7 +284,7 @@ def pair_ious(
                 f"{masks.path}: mask {key} is {pred.shape}, the label {truth_path} is "
                 f"{truth.shape} (height, width)"
             )
-        out[q, i] = PairIoU(mask_iou(pred, truth), box_iou(pred, truth))
+        out[q, i] = PairIoU(mask_iou(pred, truth), box_iou_of_masks(pred, truth))
     return out
 
 

@@ -30,7 +30,7 @@ class DetectionRecord(NamedTuple):
         score: engine confidence; only its order matters (finite, higher = more confident).
         mask_iou: `metrics.mask_iou(detection.mask, truth)` where truth is the union of the
             instance's true masks in this frame (all False where it is not annotated, giving 0).
-        box_iou: `metrics.box_iou(detection.mask, truth)`, the same with tight boxes.
+        box_iou: `metrics.box_iou_of_masks(detection.mask, truth)`, the same with tight boxes.
         accepted: the score reached the node's threshold (what the node would publish).
     """
 

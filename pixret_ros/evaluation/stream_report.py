@@ -18,8 +18,8 @@ from pixret_ros.evaluation.stream_metrics import RECALL_J, PairScore, StreamScor
 from pixret_ros.evaluation.svg_plots import Axes, Series, line_chart
 
 if TYPE_CHECKING:
-    from pixret_ros.evaluation.frames import Frame
     from pixret_ros.evaluation.ground_truth import GroundTruth
+    from pixret_ros.io.frames import Frame
 
 #: Frames of lowest J shown per stream.
 WORST_FRAMES = 3

@@ -22,9 +22,9 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from pixret_ros.evaluation import bag_io
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import SUFFIXES, Frame, list_frame_files, read_image_file
+from pixret_ros.io import bag_reader
+from pixret_ros.io.frames import SUFFIXES, Frame, list_frame_files, read_image_file
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import RGBImage
@@ -88,7 +88,7 @@ def bag_frames(bags: Sequence[Path], topic: str) -> list[InputFrame]:
         )
     frames = []
     for bag in bags:
-        for name in bag_io.list_frame_names(bag, topic):
+        for name in bag_reader.list_frame_names(bag, topic):
             stamp = int(Path(name).stem)
             shown = name if len(bags) == 1 else f"{bag.name}/{name}"
             frames.append(InputFrame(shown, bag.name, bag, stamp))
@@ -234,7 +234,7 @@ def read_stream(stream: Stream, topic: str | None) -> Iterator[Frame]:
             cursor = cursors.get(frame.origin)
             if cursor is None:
                 wanted = {
-                    bag_io.frame_name(f.stamp_ns)
+                    bag_reader.stamp_frame_name(f.stamp_ns)
                     for f in stream.frames
                     if f.origin == frame.origin and f.stamp_ns is not None
                 }
@@ -250,7 +250,7 @@ class _BagCursor:
 
     def __init__(self, bag: Path, topic: str, wanted: set[str]) -> None:
         self.bag = bag
-        frames = bag_io.read_frames(bag, topic, names=wanted)
+        frames = bag_reader.read_frames(bag, topic, names=wanted)
         self._frames = cast("Generator[Frame, None, None]", frames)
         self._held: dict[int, Frame] = {}
 

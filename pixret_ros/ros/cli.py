@@ -16,7 +16,8 @@ import numpy as np
 import rclpy
 from rclpy.utilities import remove_ros_args
 
-from pixret_ros.ros.convert import ConversionError, mask_from_image, to_image_msg
+from pixret_ros.io.image_codec import ConversionError, mask_from_image
+from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.srv import ListInstances, RegisterFromCamera, RegisterInstance, RemoveInstance
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from pixret_ros.ros.stats import StatsReport
 
@@ -209,6 +209,16 @@ def engine_level(
     )
 
 
+@dataclass(frozen=True)
+class NodeCounts:
+    """Values of the node itself in the engine status (beside the frame counters)."""
+
+    dropped_frames: int  # frames replaced in the newest-frame slot before the engine took them
+    instances: int
+    stream_resets: int
+    rss_bytes: int
+
+
 class NodeHealth:
     """What the node calls: `arrived` per frame, `statuses` per diagnostics period."""
 
@@ -230,6 +240,18 @@ class NodeHealth:
     def arrived(self, stamp: Time) -> None:
         """A frame arrived (its header stamp)."""
         self.input.arrived(stamp)
+
+    def array(self, report: StatsReport, node: NodeCounts, stamp: Time) -> DiagnosticArray:
+        """The /diagnostics message of one period, stamped `stamp`."""
+        extra = {
+            "dropped_frames": str(node.dropped_frames),
+            "instances": str(node.instances),
+            "stream_resets": str(node.stream_resets),
+            "rss_mb": f"{node.rss_bytes / 2**20:.0f}",
+        }
+        array = DiagnosticArray(status=self.statuses(report, extra))
+        array.header.stamp = stamp
+        return array
 
     def statuses(self, report: StatsReport, extra: Mapping[str, str]) -> list[DiagnosticStatus]:
         """The input and engine statuses; `extra` adds node values (drops, instances, memory)."""

@@ -85,6 +85,15 @@ _ROS_TYPES: dict[type, int] = {
 _ENGINE_DEFAULTS = EngineConfig()
 
 SPECS: tuple[ParamSpec, ...] = (
+    # First: the node reads it even when a later parameter is refused (it then stays up,
+    # unconfigured, and says why, instead of exiting).
+    ParamSpec(
+        "autostart",
+        default=True,
+        description="configure and activate at start (lifecycle node); false: wait "
+        "unconfigured for lifecycle transitions (ros2 lifecycle set)",
+        dynamic=False,
+    ),
     ParamSpec(
         "gallery_path",
         "~/.pixret/gallery",
@@ -230,6 +239,7 @@ _BY_NAME = {spec.name: spec for spec in SPECS}
 class NodeSettings:
     """A typed snapshot of the node's parameters (field names = parameter names)."""
 
+    autostart: bool
     gallery_path: str
     score_threshold: float
     max_detections: int

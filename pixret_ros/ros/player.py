@@ -31,8 +31,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
-from pixret_ros.evaluation.bag_io import header_stamp_ns, open_bag, typestore
 from pixret_ros.evaluation.errors import BagError
+from pixret_ros.io.bag_reader import open_bag
+from pixret_ros.io.typestore import header_stamp_ns, typestore
 from pixret_ros.ros.bag_common import (
     EXIT_INTERRUPTED,
     BagToolError,

@@ -5,7 +5,7 @@ Made for recording the node's `~/detections` and `~/mask` so that `pixret-eval r
 the CDR bytes exactly as they crossed DDS, nothing decoded and encoded again. A topic is
 subscribed once a publisher of it shows up, with that publisher's reliability and
 durability (a reliable subscription would never match a best-effort publisher). pixret's
-own message types come from the package's msg files (bag_io.typestore), so the bag carries
+own message types come from the package's msg files (pixret_ros.io.typestore), so the bag carries
 their definitions and reads back anywhere.
 
 Stop it with Ctrl-C / SIGINT or SIGTERM (or --duration): the bag is closed properly.
@@ -28,7 +28,7 @@ from rclpy.task import Future
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
-from pixret_ros.evaluation.bag_io import STORAGES, typestore
+from pixret_ros.io.typestore import STORAGES, typestore
 from pixret_ros.ros.bag_common import BagToolError, message_class, parse_tool_args, start_node
 
 if TYPE_CHECKING:

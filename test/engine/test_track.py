@@ -1,6 +1,6 @@
 """Stream tracks on a continuous shot of the demo: propagation, leaving, reset; sightings.
 
-The sky shot of the demo (pixret_ros/evaluation/demo_scenes.py) shows the rocket climbing
+The sky shot of the demo (pixret_ros/demo/shots.py) shows the rocket climbing
 through the frame over a starfield, rendered with camera shake and sensor noise; its exact
 visible mask is known in every frame. The tracker is started from the true mask (as an exact
 geometric fit would start it) and then given no fit at all, so what is measured is the
@@ -20,13 +20,13 @@ import cv2
 import numpy as np
 from engine_scenes import background, iou, make_gallery, scene, similarity
 
+from pixret_ros.demo import build, photos, scenes, shots
 from pixret_ros.engine import EngineConfig, PixelRetriever
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance
 from pixret_ros.engine.features import FeatureExtractor
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
 from pixret_ros.engine.track import SCORE_DECAY, Fit, Sighting, Tracker
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation import demo_data, demo_scenes, demo_sources
 
 ROCKET = "rocket"
 FIRST, LAST = 12, 28  # frames where the rocket climbs fully in view, unoccluded
@@ -35,9 +35,9 @@ FIRST, LAST = 12, 28  # frames where the rocket climbs fully in view, unoccluded
 @functools.cache
 def _sky() -> list[tuple[np.ndarray, np.ndarray]]:
     """(frame, rocket truth) of the sky shot's frames 0..LAST at the working size."""
-    shots = demo_scenes.sequences()
-    number = next(i for i, shot in enumerate(shots) if shot.name == "sky")
-    composer = demo_scenes.Composer(shots[number], demo_data.sprites(), (0, number))
+    sequence = shots.sequences()
+    number = next(i for i, shot in enumerate(sequence) if shot.name == "sky")
+    composer = scenes.Composer(sequence[number], build.sprites(), (0, number))
     out = []
     for t in range(LAST + 1):
         frame = composer.render(t)
@@ -58,7 +58,7 @@ def _work_mask(mask: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _models() -> tuple[FeatureExtractor, list[AppearanceModel]]:
-    rocket = demo_sources.instances()[ROCKET]
+    rocket = photos.instances()[ROCKET]
     return FeatureExtractor(EngineConfig()), [build_appearance(rocket.image, rocket.mask, None)]
 
 

@@ -12,7 +12,7 @@ from pixret_ros.evaluation.metrics import (
     METRIC_KEYS,
     PIXEL_THRESHOLDS,
     average_precision,
-    box_iou,
+    box_iou_of_masks,
     compute_metrics,
     image_map,
     mask_iou,
@@ -80,7 +80,7 @@ def test_mask_and_box_iou_differ_for_an_l_shape() -> None:
     pred[2, 0:3] = True
     pred[0:3, 0] = True  # an L of 5 pixels inside the square, same tight box
     assert mask_iou(pred, true) == pytest.approx(5 / 9)
-    assert box_iou(pred, true) == 1.0
+    assert box_iou_of_masks(pred, true) == 1.0
 
 
 def test_box_iou_counts_pixels_inclusively() -> None:
@@ -89,18 +89,18 @@ def test_box_iou_counts_pixels_inclusively() -> None:
     b = np.zeros((4, 4), bool)
     b[1:3, 1:3] = True  # columns 1..2, rows 1..2: shares pixel (1, 1) only
     # Continuous corner boxes [0,1]x[0,1] and [1,2]x[1,2] would touch with area 0.
-    assert box_iou(a, b) == pytest.approx(1 / 7)
+    assert box_iou_of_masks(a, b) == pytest.approx(1 / 7)
     assert mask_iou(a, b) == pytest.approx(1 / 7)
     c = np.zeros((4, 4), bool)
     c[3, 3] = True
-    assert box_iou(a, c) == 0.0
+    assert box_iou_of_masks(a, c) == 0.0
 
 
 def test_iou_of_empty_masks_is_zero() -> None:
     empty = np.zeros((3, 3), bool)
     full = np.ones((3, 3), bool)
     assert mask_iou(empty, empty) == 0.0
-    assert box_iou(empty, full) == 0.0
+    assert box_iou_of_masks(empty, full) == 0.0
     assert mask_iou(full, empty) == 0.0
 
 
@@ -108,7 +108,7 @@ def test_iou_rejects_bad_masks() -> None:
     with pytest.raises(InputError, match=r"differ in shape"):
         mask_iou(np.zeros((3, 3), bool), np.zeros((3, 4), bool))
     with pytest.raises(InputError, match=r"bool or integer"):
-        box_iou(np.zeros((3, 3), np.float32), np.zeros((3, 3), bool))  # type: ignore[arg-type]
+        box_iou_of_masks(np.zeros((3, 3), np.float32), np.zeros((3, 3), bool))  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"2-D"):
         mask_iou(np.zeros((3, 3, 1), bool), np.zeros((3, 3), bool))
 

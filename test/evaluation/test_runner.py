@@ -11,12 +11,13 @@ import pytest
 from pycocotools import mask as coco_mask
 from tiny_scene import ENGINE_CONFIG, NAMES, STAMPS, TOPIC, Scene, write_recording
 
-from pixret_ros.engine.types import Box
 from pixret_ros.evaluation import runner
-from pixret_ros.evaluation.bag_io import BagWriter
+from pixret_ros.evaluation.engines import Method
 from pixret_ros.evaluation.errors import BagError, InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.metrics import METRIC_KEYS, TIMING_KEYS
+from pixret_ros.evaluation.sources import Source
+from pixret_ros.io.bag_writer import BagWriter
 
 CONTRACT_KEYS = {*METRIC_KEYS, *TIMING_KEYS}
 
@@ -24,9 +25,9 @@ CONTRACT_KEYS = {*METRIC_KEYS, *TIMING_KEYS}
 def options(
     scene: Scene,
     out: Path,
-    source: runner.Source,
+    source: Source,
     *,
-    method: runner.Method = "pixret",
+    method: Method = "pixret",
     temporal: bool = False,
 ) -> runner.RunOptions:
     return runner.RunOptions(
@@ -43,7 +44,7 @@ def options(
 
 def test_engine_run_on_bag(tiny: Scene, tmp_path: Path) -> None:
     """PixelRetriever in stream mode over an mcap bag: files, keys, predictions, timings."""
-    source = runner.Source("bag", tiny.bag, TOPIC)
+    source = Source("bag", tiny.bag, TOPIC)
     result = runner.run(options(tiny, tmp_path / "out", source, temporal=True))
     metrics = json.loads(result.metrics_path.read_text())
     assert set(metrics) >= CONTRACT_KEYS
@@ -86,7 +87,7 @@ def test_engine_run_on_bag(tiny: Scene, tmp_path: Path) -> None:
 
 
 def test_baseline_on_folder(tiny: Scene, tmp_path: Path) -> None:
-    source = runner.Source("frames", tiny.frames_dir)
+    source = Source("frames", tiny.frames_dir)
     result = runner.run(options(tiny, tmp_path / "out", source, method="baseline"))
     assert result.metrics["method"] == "baseline"
     assert set(result.metrics) >= CONTRACT_KEYS
@@ -104,7 +105,7 @@ def test_recorded_outputs_are_judged_exactly(tiny: Scene, tmp_path: Path) -> Non
     """
     bag = tmp_path / "rec"
     write_recording(bag, tiny)
-    source = runner.Source("recorded", bag)
+    source = Source("recorded", bag)
     result = runner.run(options(tiny, tmp_path / "out", source))
     m = result.metrics
     assert m["method"] == "recorded"
@@ -133,7 +134,7 @@ def test_recorded_outputs_are_judged_exactly(tiny: Scene, tmp_path: Path) -> Non
 def test_recorded_with_camera_topic_draws_real_frames(tiny: Scene, tmp_path: Path) -> None:
     bag = tmp_path / "rec"
     write_recording(bag, tiny, with_camera=True)
-    result = runner.run(options(tiny, tmp_path / "out", runner.Source("recorded", bag, TOPIC)))
+    result = runner.run(options(tiny, tmp_path / "out", Source("recorded", bag, TOPIC)))
     assert result.report.read_text().count("data:image/jpeg") >= 4
 
 
@@ -143,8 +144,8 @@ def test_recording_with_two_detection_topics_needs_a_choice(tiny: Scene, tmp_pat
         writer.write_detections("/cam1/pixret_node/detections", STAMPS[0], [])
         writer.write_detections("/cam2/pixret_node/detections", STAMPS[0], [])
     with pytest.raises(InputError, match=r"has 2 InstanceDetectionArray topics .*--detections"):
-        runner.run(options(tiny, tmp_path / "out", runner.Source("recorded", two)))
-    source = runner.Source("recorded", two, detections_topic="/cam2/pixret_node/detections")
+        runner.run(options(tiny, tmp_path / "out", Source("recorded", two)))
+    source = Source("recorded", two, detections_topic="/cam2/pixret_node/detections")
     with pytest.raises(BagError, match=r"has no topic '/cam2/pixret_node/mask'"):
         runner.run(options(tiny, tmp_path / "out", source))
 
@@ -153,7 +154,7 @@ def test_ground_truth_frames_missing_from_input(tiny: Scene, tmp_path: Path) -> 
     frames = tmp_path / "frames"
     shutil.copytree(tiny.frames_dir, frames)
     (frames / NAMES[2]).unlink()
-    source = runner.Source("frames", frames)
+    source = Source("frames", frames)
     with pytest.raises(InputError, match=rf"names 1 frames the input lacks: {NAMES[2]};"):
         runner.run(options(tiny, tmp_path / "out", source))
     assert not (tmp_path / "out").exists()  # refused before anything was written
@@ -167,7 +168,7 @@ def test_ground_truth_instances_missing_from_gallery(tiny: Scene, tmp_path: Path
     run = runner.RunOptions(
         gallery=tiny.gallery,
         gt=gt,
-        source=runner.Source("frames", tiny.frames_dir),
+        source=Source("frames", tiny.frames_dir),
         out=tmp_path / "out",
         progress=False,
     )
@@ -191,7 +192,7 @@ def test_frame_size_must_match_ground_truth(tiny: Scene, tmp_path: Path) -> None
     run = runner.RunOptions(
         gallery=tiny.gallery,
         gt=gt,
-        source=runner.Source("recorded", bag),
+        source=Source("recorded", bag),
         out=tmp_path / "out",
         progress=False,
     )
@@ -205,48 +206,8 @@ def test_missing_gallery(tiny: Scene, tmp_path: Path) -> None:
     run = runner.RunOptions(
         gallery=tmp_path / "nope",
         gt=tiny.gt,
-        source=runner.Source("frames", tiny.frames_dir),
+        source=Source("frames", tiny.frames_dir),
         out=tmp_path / "out",
     )
     with pytest.raises(InputError, match=r"gallery folder .*nope does not exist"):
         runner.run(run)
-
-
-@pytest.mark.parametrize(
-    "case", ["random", "empty", "full", "edges", "box_too_small", "box_beyond_the_frame"]
-)
-def test_encode_mask_within_its_box_gives_the_full_image_encoding(case: str) -> None:
-    """Scanning only the box's columns must give pycocotools' own string, run for run."""
-    rng = np.random.default_rng(len(case))
-    for _ in range(20):
-        mask = np.zeros((48, 64), bool)
-        if case == "full":
-            mask[:] = True
-        elif case == "edges":
-            mask[:, 0] = mask[:, -1] = mask[0, :] = mask[-1, :] = True
-        elif case != "empty":
-            x0, y0 = rng.integers(0, 60), rng.integers(0, 44)
-            mask[y0 : y0 + rng.integers(1, 30), x0 : x0 + rng.integers(1, 30)] = True
-            mask &= rng.random(mask.shape) < rng.uniform(0.3, 1.0)  # holes, ragged edges
-        box = Box.of_mask(mask)
-        if case == "box_too_small" and box.width > 1:
-            box = Box(box.x + 1, box.y, box.width - 1, box.height)  # misses a column: fall back
-        if case == "box_beyond_the_frame":
-            box = Box(box.x, box.y, 64 - box.x + 5, box.height)  # e.g. a recorded message's
-        expected = coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"].decode()
-        assert runner.encode_mask(mask, box) == {"size": [48, 64], "counts": expected}
-
-
-def test_iou_window_holds_both_boxes_and_starts_inside_the_frame() -> None:
-    assert runner._window(Box(5, 6, 10, 4), Box(20, 1, 3, 3)) == (slice(1, 10), slice(5, 23))
-    assert runner._window(Box(-3, -2, 10, 10), Box(0, 0, 0, 0)) == (slice(0, 8), slice(0, 7))
-    assert runner._window(Box(0, 0, 0, 0), Box(0, 0, 0, 0)) == (slice(0, 0), slice(0, 0))
-
-
-def test_encode_mask_round_trip() -> None:
-    mask = np.zeros((7, 9), bool)
-    mask[2:5, 3:8] = True
-    rle = runner.encode_mask(mask)
-    assert isinstance(rle["counts"], str)
-    assert rle["size"] == [7, 9]
-    np.testing.assert_array_equal(coco_mask.decode(rle).astype(bool), mask)

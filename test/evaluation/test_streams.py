@@ -19,10 +19,13 @@ from tiny_scene import ENGINE_CONFIG, SIZE, TOPIC, Scene, coco
 from pixret_ros.engine.pipeline import PixelRetriever
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io, cli, runner
+from pixret_ros.evaluation import cli, engines, runner
+from pixret_ros.evaluation.engines import Engine
 from pixret_ros.evaluation.errors import InputError
 from pixret_ros.evaluation.ground_truth import load_ground_truth
+from pixret_ros.evaluation.sources import Source
 from pixret_ros.evaluation.streams import bag_frames, folder_frames, plan_streams, stream_mode
+from pixret_ros.io import bag_writer
 
 #: stream -> the tiny scene's frame numbers it shows, in time order.
 STREAMS = {"a": [0, 0], "b": [1, 3]}
@@ -62,7 +65,7 @@ def streams(tiny: Scene, tmp_path_factory: pytest.TempPathFactory) -> StreamSet:
             names.append(f"{stream}/{k}.png")
             stamped.append((START + k * PERIOD, image))
             bag_names.append(f"{stream}/{START + k * PERIOD}.png")
-        bag_io.write_image_bag(root / "bags" / stream, stamped, TOPIC)
+        bag_writer.write_image_bag(root / "bags" / stream, stamped, TOPIC)
     plain: list[dict[str, object]] = [{} for _ in names]
     stamps: list[dict[str, object]] = [
         {"stream": s, "stamp_ns": START + k * PERIOD}
@@ -95,16 +98,16 @@ class LoggedRetriever(PixelRetriever):
 @pytest.fixture
 def logged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     log: list[str] = []
-    build = runner.build_engine
+    build = engines.build_engine
 
-    def build_logged(*args: object, **kwargs: object) -> tuple[runner.Engine, dict[str, object]]:
+    def build_logged(*args: object, **kwargs: object) -> tuple[Engine, dict[str, object]]:
         engine, settings = build(*args, **kwargs)  # type: ignore[arg-type]
         assert isinstance(engine, PixelRetriever)
         engine.__class__ = LoggedRetriever
         engine.log = log  # type: ignore[attr-defined]
         return engine, settings
 
-    monkeypatch.setattr(runner, "build_engine", build_logged)
+    monkeypatch.setattr(engines, "build_engine", build_logged)
     return log
 
 
@@ -113,7 +116,7 @@ def frame_id(tiny: Scene, index: int) -> str:
 
 
 def run(
-    tiny: Scene, gt: Path, source: runner.Source, out: Path, *, temporal: bool | None = None
+    tiny: Scene, gt: Path, source: Source, out: Path, *, temporal: bool | None = None
 ) -> dict[str, object]:
     options = runner.RunOptions(
         tiny.gallery, gt, source, out, temporal=temporal, config=ENGINE_CONFIG, progress=False
@@ -130,7 +133,7 @@ def predictions(out: Path, frames: set[int]) -> list[dict[str, object]]:
 def test_sub_folders_are_streams_reset_between_them_and_in_order(
     tiny: Scene, streams: StreamSet, tmp_path: Path, logged: list[str]
 ) -> None:
-    metrics = run(tiny, streams.gt, runner.Source("frames", streams.frames), tmp_path / "out")
+    metrics = run(tiny, streams.gt, Source("frames", streams.frames), tmp_path / "out")
     ids = {i: frame_id(tiny, i) for i in range(4)}
     assert logged == ["reset", ids[0], ids[0], "reset", ids[1], ids[3]]
     assert metrics["temporal"] is True  # streams run in stream mode by default
@@ -157,7 +160,7 @@ def test_no_state_crosses_streams(tiny: Scene, streams: StreamSet, tmp_path: Pat
     first frame, between full searches, and miss the astronaut there.
     """
     both = tmp_path / "both"
-    run(tiny, streams.gt, runner.Source("frames", streams.frames), both, temporal=True)
+    run(tiny, streams.gt, Source("frames", streams.frames), both, temporal=True)
     alone = tmp_path / "alone"
     (alone / "frames").mkdir(parents=True)
     (alone / "frames" / "b").symlink_to(streams.frames / "b", target_is_directory=True)
@@ -166,7 +169,7 @@ def test_no_state_crosses_streams(tiny: Scene, streams: StreamSet, tmp_path: Pat
     data["images"] = [i for i in data["images"] if i["id"] in kept]
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] in kept]
     (alone / "gt.json").write_text(json.dumps(data))
-    source = runner.Source("frames", alone / "frames")
+    source = Source("frames", alone / "frames")
     run(tiny, alone / "gt.json", source, alone / "out", temporal=True)
     in_both, on_its_own = predictions(both, kept), predictions(alone / "out", kept)
     assert in_both == on_its_own
@@ -180,7 +183,7 @@ def test_ground_truth_fields_decide_grouping_and_order(
     fields: list[dict[str, object]] = [{}, {"stream": "c"}, {"frame_index": 7}, {"frame_index": 3}]
     names = [f"{s}/{k}.png" for s, shown in STREAMS.items() for k in range(len(shown))]
     gt = write_gt(tmp_path / "gt.json", tiny, names, fields)
-    metrics = run(tiny, gt, runner.Source("frames", streams.frames), tmp_path / "out")
+    metrics = run(tiny, gt, Source("frames", streams.frames), tmp_path / "out")
     ids = {i: frame_id(tiny, i) for i in range(4)}
     assert logged == ["reset", ids[0], "reset", ids[0], "reset", ids[3], ids[1]]
     per_stream = metrics["per_stream"]
@@ -216,11 +219,11 @@ def test_several_bags_are_several_streams(
     tiny: Scene, streams: StreamSet, tmp_path: Path, logged: list[str]
 ) -> None:
     first, *more = streams.bags
-    source = runner.Source("bag", first, TOPIC, more=tuple(more))
+    source = Source("bag", first, TOPIC, more=tuple(more))
     metrics = run(tiny, streams.bag_gt, source, tmp_path / "bags")
     ids = {i: frame_id(tiny, i) for i in range(4)}
     assert logged == ["reset", ids[0], ids[0], "reset", ids[1], ids[3]]
-    folder = run(tiny, streams.gt, runner.Source("frames", streams.frames), tmp_path / "folder")
+    folder = run(tiny, streams.gt, Source("frames", streams.frames), tmp_path / "folder")
     for key in ("J", "J_frames", "F", "recall50", "fp_per_frame", "per_stream"):
         assert metrics[key] == folder[key], key
     # A truth made on the image files fits the bags where it states each frame's stamp.
@@ -254,7 +257,7 @@ def test_recorded_streams_one_recording_each(
     for stream, outputs in recorded_outputs(tiny).items():
         path = tmp_path / "rec" / stream
         recordings.append(path)
-        with bag_io.BagWriter(path) as writer:
+        with bag_writer.BagWriter(path) as writer:
             for k, dets in enumerate(outputs):
                 stamp = START + k * PERIOD
                 writer.write_image(TOPIC, stamp, tiny.frames[STREAMS[stream][k]])

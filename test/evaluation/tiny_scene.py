@@ -19,7 +19,7 @@ from pycocotools import mask as coco_mask
 from pixret_ros.engine.gallery import Gallery
 from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import bag_io
+from pixret_ros.io import bag_writer
 
 SIZE = (240, 320)  # frame (height, width)
 TOPIC = "/camera/image_raw"
@@ -119,7 +119,7 @@ def make_scene(root: Path) -> Scene:
     frames_dir.mkdir()
     for name, frame in zip(NAMES, frames, strict=True):
         cv2.imwrite(str(frames_dir / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    bag_io.write_image_bag(root / "bag", zip(STAMPS, frames, strict=True), TOPIC)
+    bag_writer.write_image_bag(root / "bag", zip(STAMPS, frames, strict=True), TOPIC)
     gt = root / "gt.json"
     gt.write_text(json.dumps(coco(NAMES, truths)))
     return Scene(root / "gallery", gt, frames_dir, root / "bag", frames, truths)
@@ -152,7 +152,7 @@ def recorded_detections(truths: list[dict[str, np.ndarray]]) -> dict[int, list[D
 
 def write_recording(bag: Path, scene: Scene, *, with_camera: bool = False) -> None:
     """A bag as `ros2 bag record` of the node's outputs (and the camera) would hold it."""
-    with bag_io.BagWriter(bag) as writer:
+    with bag_writer.BagWriter(bag) as writer:
         if with_camera:
             for stamp, frame in zip(STAMPS, scene.frames, strict=True):
                 writer.write_image(TOPIC, stamp, frame)

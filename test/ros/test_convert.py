@@ -1,4 +1,7 @@
-"""Message conversion both ways, on real photos and known pixel values, without DDS."""
+"""rclpy messages through the one image codec, both ways, on real photos and known pixels (no DDS).
+
+The codec itself is tested on every encoding in test/io/test_image_codec.py.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,15 @@ from sensor_msgs.msg import CompressedImage, Image
 from skimage import data
 from std_msgs.msg import Header
 
-from pixret_ros.ros.convert import (
+from pixret_ros.io.image_codec import (
     SUPPORTED_ENCODINGS,
     ConversionError,
     compressed_to_rgb,
     image_to_array,
     image_to_rgb,
     mask_from_image,
-    rgb_to_compressed,
-    to_image_msg,
 )
+from pixret_ros.ros.convert import any_to_rgb, rgb_to_compressed, to_image_msg
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +151,9 @@ def test_mask_of_colour_encoding_is_refused(photo: np.ndarray) -> None:
 
 
 def test_unknown_encoding_names_it_and_the_fix() -> None:
-    msg = Image(encoding="bayer_rggb8", height=2, width=2, step=2)
+    msg = Image(encoding="nv21", height=2, width=2, step=2)  # bayer_rggb8 is decoded now
     msg.data = bytes(4)
-    with pytest.raises(ConversionError, match=r"'bayer_rggb8'.*rgb8"):
+    with pytest.raises(ConversionError, match=r"'nv21'.*rgb8"):
         image_to_rgb(msg)
     assert "rgb8" in SUPPORTED_ENCODINGS
 
@@ -243,3 +245,9 @@ def test_corrupt_and_unknown_compressed_are_refused(photo: np.ndarray) -> None:
     garbage.data = b"not an image at all"
     with pytest.raises(ConversionError, match="neither a png nor a jpeg"):
         compressed_to_rgb(garbage)
+
+
+def test_any_to_rgb_picks_the_decoder_of_the_message(photo: np.ndarray) -> None:
+    png = rgb_to_compressed(photo, "png")
+    assert np.array_equal(any_to_rgb(png), photo)
+    assert np.array_equal(any_to_rgb(to_image_msg(photo[:, :, ::-1].copy(), "bgr8")), photo)

@@ -210,7 +210,7 @@ def test_levels_over_dds_error_warn_and_clear(
 
     assert stream_until(lambda: level("input") == DiagnosticStatus.OK, 20.0), latest
     bayer = to_image_msg(frame[:, :, 0], "mono8")
-    bayer.encoding = "bayer_rggb8"
+    bayer.encoding = "nv21"
 
     def refused() -> bool:
         ros_peer.publish_msg(bayer, node.image_topic)

@@ -110,7 +110,7 @@ def test_parameter_overrides_are_node_parameters(tree: ast.Module) -> None:
         for key in node.keys
         if isinstance(key, ast.Constant)
     ]
-    assert keys == ["gallery_path"]
+    assert set(keys) == {"autostart", "gallery_path"}
     assert set(keys) <= set(params.all_names())
 
 

@@ -22,7 +22,8 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 
-from pixret_ros.ros.convert import image_to_array, to_image_msg
+from pixret_ros.io.image_codec import image_to_array
+from pixret_ros.ros.convert import to_image_msg
 from pixret_ros.srv import RegisterInstance
 
 pytestmark = pytest.mark.dds
@@ -161,7 +162,7 @@ def test_bad_requests_are_refused_cleanly(
     good = to_image_msg(photo, "rgb8")
     good_mask = to_image_msg(mask.astype(np.uint8) * 255, "mono8")
     unknown = to_image_msg(photo, "rgb8")
-    unknown.encoding = "bayer_rggb8"
+    unknown.encoding = "nv21"
     wrong = to_image_msg(photo, "rgb8")
     wrong.encoding, wrong.step = "mono8", wrong.width  # data is 3x what the header says
     small_mask = to_image_msg(mask[:-10].astype(np.uint8) * 255, "mono8")
@@ -169,7 +170,7 @@ def test_bad_requests_are_refused_cleanly(
     huge_header.data = bytes(4096)
     cases: list[tuple[Any, str]] = [
         (_request([]), "images is empty"),
-        (_request([unknown]), "bayer_rggb8"),
+        (_request([unknown]), "nv21"),
         (_request([wrong]), "data holds"),
         (_request([good], [small_mask]), "masks[0] is 270x260 but images[0] is 270x270"),
         (_request([good, good], [good_mask]), "1 masks for 2 images"),
@@ -257,6 +258,43 @@ def test_parameters_live_and_fixed(
         assert max(counts) == 1, counts
     finally:
         assert _set(ros_peer, shared_node, "max_detections", 20).successful
+
+
+def test_live_score_threshold_changes_what_the_next_frames_publish(
+    ros_peer: RosPeer, shared_node: NodeProcess, scene: Scene
+) -> None:
+    """A `ros2 param set score_threshold` reaches the engine: its `accepted` decides.
+
+    The engine also reports weak candidates (the camera, absent from the frame, scores about
+    0.03, not accepted at 0.5); at threshold 0 the engine accepts them, so the node publishes
+    them, and no longer once the threshold is back.
+    """
+    received = ros_peer.listen(shared_node.name)
+    frame, _ = scene.frame({"astronaut": ASTRONAUT_POSE})
+
+    def scores_after(start: float, skip: int = 1) -> list[list[float]]:
+        """Scores per message after `start`; the first may be of a frame begun before it."""
+        found = _detections_after(received, start)[skip:]
+        return [[float(d.score) for d in m.detections] for m in found]
+
+    def settled(start: float) -> bool:
+        return len(scores_after(start)) >= 3
+
+    start = time.monotonic()
+    assert _stream_until(ros_peer, shared_node.image_topic, frame, lambda: settled(start), 20.0)
+    assert all(s >= 0.5 for scores in scores_after(start) for s in scores), scores_after(start)
+    assert all(scores_after(start)), "the astronaut was not published"
+    assert _set(ros_peer, shared_node, "score_threshold", 0.0).successful
+    try:
+        start = time.monotonic()
+        assert _stream_until(ros_peer, shared_node.image_topic, frame, lambda: settled(start), 20.0)
+        weak = [[s for s in scores if s < 0.5] for scores in scores_after(start)]
+        assert all(weak), f"threshold 0 published no weak candidate: {scores_after(start)}"
+    finally:
+        assert _set(ros_peer, shared_node, "score_threshold", 0.5).successful
+    start = time.monotonic()
+    assert _stream_until(ros_peer, shared_node.image_topic, frame, lambda: settled(start), 20.0)
+    assert all(s >= 0.5 for scores in scores_after(start) for s in scores), scores_after(start)
 
 
 def test_debug_image_when_enabled_and_subscribed(
@@ -354,12 +392,12 @@ def test_bad_frames_are_refused_counted_and_survived(
     before = _refused(statuses[-1])  # the node is shared: count from here
     log_start = len(shared_node.log_text())
     bayer = to_image_msg(scene.background[:, :, 0], "mono8")
-    bayer.encoding = "bayer_rggb8"
+    bayer.encoding = "nv21"
     short = to_image_msg(scene.background, "rgb8")
     short.data = bytes(short.data[:1000])  # header promises 640x480, data holds 1000 bytes
     # One kind at a time, each until the node's log names it: the node keeps only the newest
     # frame (one published right after would replace it) and logs refusals at most every 5 s.
-    for msg, reason in ((bayer, "'bayer_rggb8'"), (short, "data holds 1000 bytes")):
+    for msg, reason in ((bayer, "'nv21'"), (short, "data holds 1000 bytes")):
 
         def logged(msg: Image = msg, reason: str = reason) -> bool:
             ros_peer.publish_msg(msg, shared_node.image_topic)

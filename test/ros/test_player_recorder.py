@@ -23,12 +23,9 @@ import pytest
 from rosbags.rosbag2 import Reader
 from skimage import data
 
-from pixret_ros.evaluation.bag_io import (
-    frame_name,
-    read_frames,
-    read_recording,
-    write_image_bag,
-)
+from pixret_ros.io.bag_reader import read_frames, stamp_frame_name
+from pixret_ros.io.bag_writer import write_image_bag
+from pixret_ros.io.recording_reader import read_recording
 from pixret_ros.ros import player, recorder
 from pixret_ros.ros.bag_common import split_ros_args
 
@@ -161,7 +158,8 @@ def test_lockstep_play_and_record_every_answer_byte_exact(
     # Every frame's answer, matched by header stamp, with the label image the peer computed.
     inputs = {f.name: f.image for f in read_frames(bag, BAG_TOPIC)}
     recorded = list(read_recording(out, DETECTIONS, MASK))
-    assert [r.name for r in recorded] == [frame_name(START_NS + i * PERIOD_NS) for i in range(8)]
+    expected_names = [stamp_frame_name(START_NS + i * PERIOD_NS) for i in range(8)]
+    assert [r.name for r in recorded] == expected_names
     for frame in recorded:
         assert frame.detections[0].name == "bright"
         assert frame.labels is not None

@@ -33,7 +33,7 @@ from test_service_cli import pixret  # the `pixret` console script, found as tha
 from visualization_msgs.msg import Marker, MarkerArray
 
 from pixret_ros.engine.types import Box
-from pixret_ros.ros.convert import image_to_rgb, mask_from_image
+from pixret_ros.io.image_codec import image_to_rgb, mask_from_image
 from pixret_ros.srv import RegisterFromCamera
 
 pytestmark = pytest.mark.dds

@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 
 from pixret_ros.evaluation.errors import InputError
-from pixret_ros.evaluation.frames import list_frame_files, read_frame_folder
+from pixret_ros.io.frames import list_frame_files, read_frame_folder
 
 
 def write(path: Path, rgb: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 """Build the demo data set: a rosbag2 (mcap) of 640x480 frames, a gallery and COCO ground truth.
 
 Why: `make demo` and the tests need data that installs with the project. Everything is made
-from scikit-image's photos (demo_sources) composed into moving shots (demo_scenes), with a
+from scikit-image's photos (demo/photos.py) composed into moving shots (demo/scenes.py), with a
 seeded RNG, so a build is byte-for-byte reproducible and the ground truth is exact. Frames
 are named `<header stamp in ns>.png` (DESIGN section 5), the names the evaluator gives the
 bag's frames. The folder is written next to its final place and renamed when complete.
@@ -16,11 +16,9 @@ Layout of the output folder:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,12 +32,13 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from tqdm import tqdm
 
+from pixret_ros.demo import photos, scenes, shots
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.render import overlay
 from pixret_ros.engine.types import Box, Detection
-from pixret_ros.evaluation import demo_scenes, demo_sources
-from pixret_ros.evaluation.bag_io import frame_name, write_image_bag
 from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.io.bag_reader import stamp_frame_name
+from pixret_ros.io.bag_writer import write_image_bag
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, RGBImage
@@ -72,18 +71,18 @@ class DemoSummary:
     reused: bool
 
 
-def sprites() -> dict[str, demo_scenes.Sprite]:
+def sprites() -> dict[str, scenes.Sprite]:
     """Every sprite the shots use: instances, distractors, backgrounds, the motorcycle scene."""
     out = {
-        name: demo_scenes.Sprite(inst.image, inst.mask, name)
-        for name, inst in demo_sources.instances().items()
+        name: scenes.Sprite(inst.image, inst.mask, name)
+        for name, inst in photos.instances().items()
     }
-    for name, (image, mask) in demo_sources.distractors().items():
-        out[name] = demo_scenes.Sprite(image, mask, None)
-    for name, image in demo_sources.backgrounds().items():
-        out[name] = demo_scenes.Sprite(image, np.ones(image.shape[:2], bool), None)
-    right = demo_sources.motorcycle_right_view()
-    out["motorcycle_right"] = demo_scenes.Sprite(right.image, right.mask, "motorcycle")
+    for name, (image, mask) in photos.distractors().items():
+        out[name] = scenes.Sprite(image, mask, None)
+    for name, image in photos.backgrounds().items():
+        out[name] = scenes.Sprite(image, np.ones(image.shape[:2], bool), None)
+    right = photos.motorcycle_right_view()
+    out["motorcycle_right"] = scenes.Sprite(right.image, right.mask, "motorcycle")
     return out
 
 
@@ -109,10 +108,10 @@ def frames(*, seed: int = 0, step: int = 1) -> Iterator[DemoFrame]:
     """
     made = sprites()
     index = 0
-    for number, shot in enumerate(demo_scenes.sequences()):
+    for number, shot in enumerate(shots.sequences()):
         # RNGs seeded from (seed, shot number[, frame]): a frame never depends on which others
         # were rendered, so the quick variant's frames equal the full build's.
-        composer = demo_scenes.Composer(shot, made, (seed, number))
+        composer = scenes.Composer(shot, made, (seed, number))
         for t in range(shot.length):
             if index % step == 0:
                 composed = composer.render(t)
@@ -129,7 +128,7 @@ def frames(*, seed: int = 0, step: int = 1) -> Iterator[DemoFrame]:
 
 def total_frames() -> int:
     """Number of frames of the full demo."""
-    return sum(shot.length for shot in demo_scenes.sequences())
+    return sum(shot.length for shot in shots.sequences())
 
 
 def _rle(mask: BoolMask) -> dict[str, object]:
@@ -154,9 +153,9 @@ class _CocoBuilder:
         self.images.append(
             {
                 "id": image_id,
-                "file_name": frame_name(frame.stamp_ns),
-                "width": demo_scenes.FRAME_WIDTH,
-                "height": demo_scenes.FRAME_HEIGHT,
+                "file_name": stamp_frame_name(frame.stamp_ns),
+                "width": scenes.FRAME_WIDTH,
+                "height": scenes.FRAME_HEIGHT,
             }
         )
         annotated = 0
@@ -200,7 +199,7 @@ class _CocoBuilder:
         }
 
 
-def _write_gallery(folder: Path, instances: dict[str, demo_sources.Instance]) -> None:
+def _write_gallery(folder: Path, instances: dict[str, photos.Instance]) -> None:
     """One view per instance (the clean source crop and its mask), through the engine's Gallery.
 
     So the demo gallery is exactly what a registration writes (DESIGN section 4).
@@ -326,9 +325,9 @@ def build(
             "start_ns": START_NS,
             "shots": [
                 {"name": s.name, "frames": s.length, "background": s.background}
-                for s in demo_scenes.sequences()
+                for s in shots.sequences()
             ],
-            "instances": {n: i.description for n, i in demo_sources.instances().items()},
+            "instances": {n: i.description for n, i in photos.instances().items()},
             "files": files,
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -343,7 +342,7 @@ def build(
 
 def _build_into(work: Path, *, seed: int, step: int, progress: bool) -> dict[str, int]:
     """Write bag, gallery, gt.json and preview.png into `work`; return the counts."""
-    instances = demo_sources.instances()
+    instances = photos.instances()
     _write_gallery(work / "gallery", instances)
     coco = _CocoBuilder(list(instances))
     total = -(-total_frames() // step)
@@ -370,57 +369,3 @@ def _build_into(work: Path, *, seed: int, step: int, progress: bool) -> dict[str
         "junk": coco.junk,
         "empty_frames": coco.empty,
     }
-
-
-def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `make-demo` to the pixret-eval command line (the CLI owner wires it)."""
-    parser = subparsers.add_parser(
-        "make-demo",
-        help="build the demo data (bag, gallery, ground truth) from scikit-image's photos",
-        description=(
-            f"Build the demo: about 300 frames (640x480, {RATE_HZ} Hz) as a rosbag2 (mcap) on\n"
-            f"{TOPIC}, a gallery of {len(demo_sources.INSTANCE_NAMES)} instances and COCO "
-            "ground truth, all from the photos\nthat ship with scikit-image. Deterministic: "
-            "the same seed gives the same bytes.\nA complete build in OUT is reused; "
-            "preview.png shows frames with their ground truth."
-        ),
-        epilog=(
-            "examples:\n"
-            "  pixret-eval make-demo --out build/demo\n"
-            "  cp -r build/demo/gallery /tmp/demo_gallery   # the engine may add caches\n"
-            "  pixret-eval run --gallery /tmp/demo_gallery --gt build/demo/gt.json \\\n"
-            f"      --bag build/demo/bag --topic {TOPIC} --out build/demo_eval"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default %(default)s)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="RNG seed for shake and noise (default 0)"
-    )
-    parser.add_argument("--step", type=int, default=1, help="keep every STEP-th frame (default 1)")
-    parser.add_argument("--force", action="store_true", help="rebuild even if OUT is up to date")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=run_make_demo)
-
-
-def run_make_demo(args: argparse.Namespace) -> int:
-    """Run `make-demo`; print where everything is. Errors: one line on stderr, exit status 1."""
-    try:
-        summary = build(
-            args.out, seed=args.seed, step=args.step, force=args.force, progress=not args.quiet
-        )
-    except (EvaluationError, OSError) as err:
-        print(f"pixret-eval make-demo: {err}", file=sys.stderr)
-        return 1
-    state = "up to date" if summary.reused else f"built in {summary.seconds:.1f} s"
-    print(
-        f"demo data {state}: {summary.out}\n"
-        f"  {summary.frames} frames on {TOPIC} ({summary.out / 'bag'}), "
-        f"{summary.instances} instances ({summary.out / 'gallery'})\n"
-        f"  ground truth {summary.out / 'gt.json'}: {summary.positives} positives, "
-        f"{summary.junk} junk, {summary.empty_frames} frames without any instance\n"
-        f"  preview {summary.out / 'preview.png'}"
-    )
-    return 0

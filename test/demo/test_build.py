@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
+from pixret_ros.demo import build, cli, photos
 from pixret_ros.engine import Gallery
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation import demo_data, demo_sources
-from pixret_ros.evaluation.bag_io import count_messages, list_frame_names, read_frames
 from pixret_ros.evaluation.errors import EvaluationError
+from pixret_ros.io.bag_reader import count_messages, list_frame_names, read_frames
 
 STEP = 10  # the quick variant: every 10th frame of the full demo (30 frames)
 
@@ -23,7 +23,7 @@ STEP = 10  # the quick variant: every 10th frame of the full demo (30 frames)
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "quick"
-    summary = demo_data.build(out, step=STEP, progress=False)
+    summary = build.build(out, step=STEP, progress=False)
     assert not summary.reused
     return out
 
@@ -35,7 +35,7 @@ def _manifest(folder: Path) -> dict[str, object]:
 
 
 def test_two_builds_are_identical_to_the_byte(quick: Path, tmp_path: Path) -> None:
-    again = demo_data.build(tmp_path / "again", step=STEP, progress=False)
+    again = build.build(tmp_path / "again", step=STEP, progress=False)
     first, second = _manifest(quick), _manifest(again.out)
     assert first["files"] == second["files"]
     files = first["files"]
@@ -45,7 +45,7 @@ def test_two_builds_are_identical_to_the_byte(quick: Path, tmp_path: Path) -> No
 
 
 def test_another_seed_changes_the_frames(quick: Path, tmp_path: Path) -> None:
-    other = demo_data.build(tmp_path / "seed1", seed=1, step=STEP, progress=False)
+    other = build.build(tmp_path / "seed1", seed=1, step=STEP, progress=False)
     files_0, files_1 = _manifest(quick)["files"], _manifest(other.out)["files"]
     assert isinstance(files_0, dict)
     assert isinstance(files_1, dict)
@@ -56,18 +56,18 @@ def test_another_seed_changes_the_frames(quick: Path, tmp_path: Path) -> None:
 def test_a_complete_build_is_reused_and_a_foreign_folder_refused(
     quick: Path, tmp_path: Path
 ) -> None:
-    assert demo_data.build(quick, step=STEP, progress=False).reused
+    assert build.build(quick, step=STEP, progress=False).reused
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("keep me")
     with pytest.raises(EvaluationError, match="not a demo build"):
-        demo_data.build(foreign, step=STEP, progress=False)
+        build.build(foreign, step=STEP, progress=False)
     assert (foreign / "thesis.tex").read_text() == "keep me"
 
 
 def test_quick_frames_equal_the_full_builds_frames() -> None:
-    quick_frames = demo_data.frames(step=STEP)
-    full_frames = demo_data.frames(step=1)
+    quick_frames = build.frames(step=STEP)
+    full_frames = build.frames(step=1)
     quick_second = [next(quick_frames) for _ in range(2)][1]
     full_same = next(f for f in full_frames if f.index == quick_second.index)
     assert quick_second.stamp_ns == full_same.stamp_ns
@@ -77,11 +77,11 @@ def test_quick_frames_equal_the_full_builds_frames() -> None:
 
 def test_ground_truth_names_the_bags_frames_and_decodes_exactly(quick: Path) -> None:
     gt = json.loads((quick / "gt.json").read_text())
-    names = list_frame_names(quick / "bag", demo_data.TOPIC)
-    expected = -(-demo_data.total_frames() // STEP)
-    assert len(names) == expected == count_messages(quick / "bag", demo_data.TOPIC)
+    names = list_frame_names(quick / "bag", build.TOPIC)
+    expected = -(-build.total_frames() // STEP)
+    assert len(names) == expected == count_messages(quick / "bag", build.TOPIC)
     assert [image["file_name"] for image in gt["images"]] == names
-    assert [c["name"] for c in gt["categories"]] == list(demo_sources.INSTANCE_NAMES)
+    assert [c["name"] for c in gt["categories"]] == list(photos.INSTANCE_NAMES)
     # Every annotation decodes to a mask whose box and area are what the file says.
     for ann in gt["annotations"]:
         mask = coco_mask.decode(ann["segmentation"]).astype(bool)
@@ -89,7 +89,7 @@ def test_ground_truth_names_the_bags_frames_and_decodes_exactly(quick: Path) -> 
         assert int(mask.sum()) == ann["area"] > 0
         box = Box.of_mask(mask)
         assert ann["bbox"] == [box.x, box.y, box.width, box.height]
-        small = ann["area"] < demo_data.MIN_VISIBLE_PIXELS
+        small = ann["area"] < build.MIN_VISIBLE_PIXELS
         assert ann["iscrowd"] in (0, 1)
         assert not small or ann["iscrowd"] == 1
     positives = {(a["image_id"], a["category_id"]) for a in gt["annotations"] if not a["iscrowd"]}
@@ -100,9 +100,9 @@ def test_ground_truth_names_the_bags_frames_and_decodes_exactly(quick: Path) -> 
 
 def test_bag_frames_are_the_rendered_frames_and_the_truth_matches_them(quick: Path) -> None:
     gt = json.loads((quick / "gt.json").read_text())
-    rendered = demo_data.frames(step=STEP)
+    rendered = build.frames(step=STEP)
     for bag_frame, frame, image in zip(
-        read_frames(quick / "bag", demo_data.TOPIC), rendered, gt["images"], strict=False
+        read_frames(quick / "bag", build.TOPIC), rendered, gt["images"], strict=False
     ):
         assert bag_frame.name == image["file_name"] == f"{frame.stamp_ns}.png"
         assert np.array_equal(bag_frame.image, frame.image)
@@ -124,16 +124,16 @@ def test_motorcycle_is_seen_from_the_other_stereo_camera(quick: Path) -> None:
     seen = [a for a in gt["annotations"] if a["category_id"] == moto + 1 and not a["iscrowd"]]
     assert len(seen) >= 5
     # The right view is a different photo: the left view's mask does not fit it unchanged.
-    left = demo_sources.instances()["motorcycle"].mask
-    right = demo_sources.motorcycle_right_view().mask
+    left = photos.instances()["motorcycle"].mask
+    right = photos.motorcycle_right_view().mask
     assert right.shape != left.shape or not np.array_equal(left, right)
     assert 0.2 < right.mean() < 0.5
 
 
 def test_gallery_holds_every_instance_in_the_contract_layout(quick: Path) -> None:
     gallery = quick / "gallery"
-    assert Gallery(gallery).names() == list(demo_sources.INSTANCE_NAMES)
-    for name in demo_sources.INSTANCE_NAMES:
+    assert Gallery(gallery).names() == list(photos.INSTANCE_NAMES)
+    for name in photos.INSTANCE_NAMES:
         folder = gallery / name
         view = cv2.imread(str(folder / "view_000.png"), cv2.IMREAD_UNCHANGED)
         mask = cv2.imread(str(folder / "view_000_mask.png"), cv2.IMREAD_UNCHANGED)
@@ -148,10 +148,10 @@ def test_gallery_holds_every_instance_in_the_contract_layout(quick: Path) -> Non
 
 def test_make_demo_command(quick: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="pixret-eval")
-    demo_data.add_demo_parser(parser.add_subparsers(dest="command", required=True))
+    cli.add_demo_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["make-demo", "--out", str(quick), "--step", str(STEP), "--quiet"])
     assert args.handler(args) == 0
     assert "up to date" in capsys.readouterr().out
     bad = parser.parse_args(["make-demo", "--out", str(tmp_path), "--step", "0", "--quiet"])
-    assert demo_data.run_make_demo(bad) == 1
+    assert cli.run_make_demo(bad) == 1
     assert "step must be >= 1" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The demo's sequences: where each object is in each frame, and how a frame is composed.
+"""How a demo frame is composed: poses, object paths, interpolation, the composer.
 
 Why: a pixel-retrieval demo needs exact ground truth under the conditions a robot meets
 (perspective, scale, rotation, lighting, blur, occlusion, objects entering and leaving) and
@@ -18,18 +18,15 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 from scipy.interpolate import PchipInterpolator
 
-from pixret_ros.engine.types import BoolMask, RGBImage
+from pixret_ros.engine.types import BoolMask, Float32, Float64, Homography, RGBImage
 
 FRAME_WIDTH = 640
 FRAME_HEIGHT = 480
 FOCAL = 700.0  # pixels: perspective strength of the out-of-plane rotations (yaw, pitch)
 NOISE_SIGMA = 2.0  # sensor noise, grey levels
 SHAKE_PIXELS = 1.5  # hand-held camera shake, pixels (standard deviation)
-
-Homography = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ Keyframes = Sequence[tuple[int, Pose]]
 
 
 @dataclass(frozen=True)
-class Track:
+class ObjectPath:
     """One sprite moving through a sequence.
 
     Attributes:
@@ -101,7 +98,7 @@ class Shot:
         length: number of frames.
         background: name of a background, or of an instance whose whole photo is the scene.
         camera: keyframed pose of the background in the frame (the camera's motion).
-        tracks: sprites, back to front.
+        paths: the sprites and their motion, back to front.
         lighting: (frame, gain) keys: global brightness (1 = as photographed).
         defocus: (frame, sigma in pixels) keys: Gaussian blur of the whole frame.
         motion_blur: (frame, length in pixels) keys: blur along the camera's motion.
@@ -111,7 +108,7 @@ class Shot:
     length: int
     background: str
     camera: Keyframes
-    tracks: Sequence[Track] = ()
+    paths: Sequence[ObjectPath] = ()
     lighting: Sequence[tuple[int, float]] = ((0, 1.0),)
     defocus: Sequence[tuple[int, float]] = ((0, 0.0),)
     motion_blur: Sequence[tuple[int, float]] = ((0, 0.0),)
@@ -162,16 +159,16 @@ def pose_at(keys: Keyframes, t: int) -> Pose:
     return Pose(**values)  # type: ignore[arg-type]
 
 
-def _is_drawn(track: Track, t: int) -> bool:
-    return track.keys[0][0] <= t <= track.keys[-1][0]
+def _is_drawn(path: ObjectPath, t: int) -> bool:
+    return path.keys[0][0] <= t <= path.keys[-1][0]
 
 
 def _warp(
-    image: npt.NDArray[np.float32],
+    image: Float32,
     homography: Homography,
     border: int = cv2.BORDER_CONSTANT,
     size: tuple[int, int] = (FRAME_WIDTH, FRAME_HEIGHT),
-) -> npt.NDArray[np.float32]:
+) -> Float32:
     """Warp into a frame (or a `size` part of it); outside the image is 0 unless `border`."""
     return np.asarray(
         cv2.warpPerspective(
@@ -207,8 +204,8 @@ class Composer:
     sequence: Shot
     sprites: Mapping[str, Sprite]
     seed: Sequence[int]
-    _shake: npt.NDArray[np.float64] = field(init=False)
-    _floats: dict[str, npt.NDArray[np.float32]] = field(init=False, default_factory=dict)
+    _shake: Float64 = field(init=False)
+    _floats: dict[str, Float32] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Camera shake: a smoothed random walk, drawn once per shot from its own seeded RNG.
@@ -218,12 +215,12 @@ class Composer:
         walk = np.column_stack([np.convolve(steps[:, i], kernel, "valid") for i in (0, 1)])
         self._shake = walk[: self.sequence.length] * SHAKE_PIXELS
 
-    def _colour(self, name: str) -> npt.NDArray[np.float32]:
+    def _colour(self, name: str) -> Float32:
         if name not in self._floats:
             self._floats[name] = self.sprites[name].image.astype(np.float32)
         return self._floats[name]
 
-    def _alpha(self, name: str) -> npt.NDArray[np.float32]:
+    def _alpha(self, name: str) -> Float32:
         key = f"{name}/mask"
         if key not in self._floats:
             self._floats[key] = self.sprites[name].mask.astype(np.float32)
@@ -251,24 +248,24 @@ class Composer:
             mask = _warp(self._alpha(seq.background), camera) >= 0.5
             visible[scene.instance] = mask
             area[scene.instance] = int(mask.sum())
-        for track in seq.tracks:
-            if not _is_drawn(track, t):
+        for path in seq.paths:
+            if not _is_drawn(path, t):
                 continue
-            sprite = self.sprites[track.sprite]
-            homography = pose_at(track.keys, t).homography(
+            sprite = self.sprites[path.sprite]
+            homography = pose_at(path.keys, t).homography(
                 (sprite.image.shape[1], sprite.image.shape[0])
             )
-            if track.on_background:
+            if path.on_background:
                 homography = camera @ homography
             drawn = np.zeros((FRAME_HEIGHT, FRAME_WIDTH), bool)
             box = _footprint(homography, sprite.image.shape)
             if box is not None:
                 x0, y0, x1, y1 = box
                 shifted = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]]) @ homography
-                alpha = _warp(self._alpha(track.sprite), shifted, size=(x1 - x0, y1 - y0))
-                colour = _warp(self._colour(track.sprite), shifted, size=(x1 - x0, y1 - y0))
-                if track.gain is not None:
-                    gain_keys = list(zip((k for k, _ in track.keys), track.gain, strict=True))
+                alpha = _warp(self._alpha(path.sprite), shifted, size=(x1 - x0, y1 - y0))
+                colour = _warp(self._colour(path.sprite), shifted, size=(x1 - x0, y1 - y0))
+                if path.gain is not None:
+                    gain_keys = list(zip((k for k, _ in path.keys), path.gain, strict=True))
                     colour *= np.float32(_interpolate(gain_keys, t))
                 part = canvas[y0:y1, x0:x1]
                 part += (colour - part) * alpha[:, :, None]
@@ -281,7 +278,7 @@ class Composer:
         image = self._effects(canvas, t)
         return ComposedFrame(image, visible, area)
 
-    def _effects(self, canvas: npt.NDArray[np.float32], t: int) -> RGBImage:
+    def _effects(self, canvas: Float32, t: int) -> RGBImage:
         """Lighting, blur and sensor noise of the whole frame (ground truth is unaffected)."""
         seq = self.sequence
         out = canvas  # ours: changed in place
@@ -299,7 +296,7 @@ class Composer:
         np.clip(out, 0, 255, out=out)
         return out.astype(np.uint8)
 
-    def _motion_kernel(self, t: int, length: float) -> npt.NDArray[np.float32]:
+    def _motion_kernel(self, t: int, length: float) -> Float32:
         """A line kernel along the direction the background moves in the frame at frame t."""
         centre_px = np.array([FRAME_WIDTH / 2, FRAME_HEIGHT / 2, 1.0])
         point = np.linalg.solve(self._camera(max(t - 1, 0)), centre_px)
@@ -318,172 +315,3 @@ class Composer:
             cv2.LINE_AA,
         )
         return np.asarray(kernel / kernel.sum(), dtype=np.float32)
-
-
-def _whole(n: int, first: Pose, last: Pose | None = None) -> Keyframes:
-    """Keys over a whole shot of `n` frames: `first` at its first frame, `last` at its last.
-
-    Why: most poses are given only at a shot's two ends; `last=None` holds `first` still
-    (an object lying on the background, which then moves only with the camera).
-    """
-    return [(0, first), (n - 1, first if last is None else last)]
-
-
-def _wall() -> Shot:
-    """Camera walks past a brick wall with two prints and a poster that is not registered."""
-    n = 70
-    return Shot(
-        name="wall",
-        length=n,
-        background="brick_wall",
-        camera=[
-            (0, Pose(320, 240, 1.6, yaw=-20, pitch=4, u=190, v=256)),
-            (25, Pose(320, 240, 1.75, angle=1, yaw=-8, pitch=2, u=250, v=252)),
-            (45, Pose(320, 240, 1.9, angle=-1, yaw=8, pitch=-2, u=300, v=248)),
-            (n - 1, Pose(320, 240, 1.7, yaw=20, pitch=3, u=330, v=252)),
-        ],
-        tracks=[
-            Track("cameraman_print", _whole(n, Pose(150, 240, 0.42)), on_background=True),
-            Track("ihc_slide", _whole(n, Pose(365, 205, 0.42, angle=2)), on_background=True),
-            Track("coins", _whole(n, Pose(330, 420, 0.35)), on_background=True),
-        ],
-        lighting=[(0, 1.0), (28, 1.0), (38, 0.55), (48, 0.6), (58, 1.15), (n - 1, 1.1)],
-        motion_blur=[(0, 0.0), (14, 0.0), (20, 9.0), (26, 0.0)],
-    )
-
-
-def _desk() -> Shot:
-    """A page lies on a table seen at a slant; the coffee cup slides over it and stops."""
-    n = 70
-    return Shot(
-        name="desk",
-        length=n,
-        background="gravel",
-        camera=_whole(n, Pose(320, 240, 1.4, pitch=25), Pose(330, 250, 1.5, angle=6, pitch=30)),
-        tracks=[
-            Track(
-                "text",
-                _whole(
-                    n,
-                    Pose(520, 380, 0.9, angle=-20, pitch=30),
-                    Pose(500, 395, 0.9, angle=-14, pitch=32),
-                ),
-            ),
-            Track(
-                "page",
-                [
-                    (0, Pose(250, 190, 1.1, angle=8, pitch=38)),
-                    (35, Pose(280, 200, 1.25, angle=-6, pitch=35)),
-                    (n - 1, Pose(300, 215, 1.3, angle=-18, pitch=30)),
-                ],
-            ),
-            Track(
-                "coffee_cup",
-                [
-                    (6, Pose(820, 160, 0.5, angle=-15, pitch=20)),
-                    (30, Pose(430, 230, 0.52, angle=5, pitch=22)),
-                    (50, Pose(330, 250, 0.55, angle=25, pitch=25)),
-                    (n - 1, Pose(320, 255, 0.56, angle=30, pitch=25)),
-                ],
-            ),
-        ],
-        lighting=[(0, 1.05), (40, 0.85), (n - 1, 0.75)],
-        defocus=[(0, 0.0), (52, 0.0), (62, 2.2), (n - 1, 1.2)],
-    )
-
-
-def _sky() -> Shot:
-    """Night sky: the rocket climbs and shrinks, the logo tumbles past; first frames empty."""
-    n = 60
-    return Shot(
-        name="sky",
-        length=n,
-        background="hubble",
-        camera=_whole(
-            n, Pose(320, 240, 0.85, u=500, v=420), Pose(320, 240, 0.95, angle=-5, u=560, v=380)
-        ),
-        tracks=[
-            Track(
-                "rocket",
-                [
-                    (6, Pose(300, 640, 1.1, angle=4)),
-                    (20, Pose(310, 330, 1.0, angle=8)),
-                    (40, Pose(340, 180, 0.7, angle=20, yaw=15)),
-                    (n - 1, Pose(380, -40, 0.45, angle=35, yaw=25)),
-                ],
-                gain=[1.3, 1.2, 1.0, 0.9],
-            ),
-            Track(
-                "skimage_logo",
-                [
-                    (12, Pose(-140, 120, 0.35, angle=0, yaw=50)),
-                    (30, Pose(170, 260, 0.45, angle=90, yaw=10)),
-                    (50, Pose(470, 330, 0.5, angle=200, yaw=-35, pitch=20)),
-                    (n - 1, Pose(560, 380, 0.5, angle=240, yaw=-45, pitch=25)),
-                ],
-            ),
-        ],
-        lighting=[(0, 1.0), (n - 1, 1.0)],
-        defocus=[(0, 0.0), (40, 0.0), (48, 1.6), (56, 0.0)],
-    )
-
-
-def _garage() -> Shot:
-    """The motorcycle from the other stereo camera (3-D): zoom and pan, a sheet passes in front."""
-    n = 60
-    return Shot(
-        name="garage",
-        length=n,
-        background="motorcycle_right",
-        camera=[
-            (0, Pose(320, 240, 0.95, u=370, v=250)),
-            (20, Pose(320, 240, 1.1, angle=-2, u=330, v=260)),
-            (40, Pose(320, 240, 1.35, angle=2, u=420, v=270)),
-            (n - 1, Pose(320, 240, 1.05, angle=0, u=360, v=255)),
-        ],
-        tracks=[
-            Track(
-                "text",
-                [
-                    (24, Pose(-260, 300, 0.9, angle=12)),
-                    (38, Pose(250, 320, 0.95, angle=5)),
-                    (52, Pose(900, 290, 0.9, angle=-8)),
-                ],
-            ),
-        ],
-        lighting=[(0, 1.0), (15, 0.7), (30, 1.1), (45, 0.65), (n - 1, 1.0)],
-        motion_blur=[(0, 0.0), (30, 0.0), (36, 7.0), (42, 0.0)],
-    )
-
-
-def _portraits() -> Shot:
-    """No registered object for the first half (a face and a colour wheel), then the cat."""
-    n = 40
-    return Shot(
-        name="portraits",
-        length=n,
-        background="astronaut",
-        camera=_whole(
-            n, Pose(320, 240, 1.3, u=256, v=230), Pose(320, 240, 1.45, angle=-4, u=300, v=250)
-        ),
-        tracks=[
-            Track(
-                "colorwheel",
-                _whole(n, Pose(120, 380, 0.35, yaw=40), Pose(200, 350, 0.4, yaw=-20)),
-            ),
-            Track(
-                "chelsea_face",
-                [
-                    (18, Pose(820, 200, 0.6, angle=-10, yaw=45)),
-                    (30, Pose(470, 230, 0.75, angle=0, yaw=20)),
-                    (n - 1, Pose(430, 240, 0.85, angle=5, yaw=0)),
-                ],
-            ),
-        ],
-        lighting=[(0, 0.9), (n - 1, 1.05)],
-    )
-
-
-def sequences() -> list[Shot]:
-    """The demo's sequences, in recording order (about 300 frames at 15 Hz: 20 s)."""
-    return [_wall(), _desk(), _sky(), _garage(), _portraits()]

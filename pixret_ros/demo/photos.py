@@ -21,8 +21,6 @@ from scipy import ndimage
 
 from pixret_ros.engine.types import BoolMask, RGBImage
 
-FloatImage = npt.NDArray[np.float32]
-
 # GrabCut uses OpenCV's global RNG (k-means initialisation): fixed so masks never change.
 _GRABCUT_SEED = 1234
 _GRABCUT_ITERATIONS = 8
