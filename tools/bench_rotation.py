@@ -215,7 +215,7 @@ def sweep(
 def index_size(engine: Engine) -> tuple[int, float]:
     """(descriptors, MB) held for retrieval and verification (0 for the baseline's BF lists)."""
     if isinstance(engine, PixelRetriever):
-        templates = [t for entry in engine._instances for t in entry.views]  # noqa: SLF001
+        templates = engine.loaded.templates
         count = sum(len(t.descriptors) for t in templates)
         nbytes = sum(t.descriptors.nbytes + t.keypoints.nbytes for t in templates)
         return count, nbytes / 1e6

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.features import check_rgb
@@ -23,8 +22,7 @@ from pixret_ros.engine.localize import warp_mask
 from pixret_ros.engine.types import Box, Detection
 
 if TYPE_CHECKING:
-    from pixret_ros.engine.pipeline import GalleryLike
-    from pixret_ros.engine.types import BoolMask, RGBImage
+    from pixret_ros.engine.types import BoolMask, Float32, Float64, GalleryLike, RGBImage
 
 SIFT_FEATURES = 4000
 RATIO = 0.8
@@ -38,8 +36,8 @@ REPROJECTION_PX = 5.0
 class _View:
     name: str
     index: int
-    keypoints: npt.NDArray[np.float32]
-    descriptors: npt.NDArray[np.float32]
+    keypoints: Float32
+    descriptors: Float32
     mask: BoolMask
 
 
@@ -82,9 +80,7 @@ class SiftBaseline:
         """Apply a live `score_threshold` to `accepted`."""
         self.config = replace(self.config, score_threshold=threshold)
 
-    def _features(
-        self, rgb: RGBImage, mask: BoolMask | None = None
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    def _features(self, rgb: RGBImage, mask: BoolMask | None = None) -> tuple[Float32, Float32]:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         keep = None if mask is None else mask.astype(np.uint8) * 255
         keypoints, descriptors = self._sift.detectAndCompute(grey, keep)
@@ -99,7 +95,7 @@ class SiftBaseline:
         start = time.perf_counter()
         points, descriptors = self._features(frame)
         height, width = frame.shape[:2]
-        best: dict[str, tuple[int, npt.NDArray[np.float64], _View]] = {}
+        best: dict[str, tuple[int, Float64, _View]] = {}
         for view in self._views:
             fit = self._verify(view, points, descriptors)
             if fit is not None and fit[0] > best.get(view.name, (-1,))[0]:
@@ -129,9 +125,9 @@ class SiftBaseline:
     def _verify(
         self,
         view: _View,
-        points: npt.NDArray[np.float32],
-        descriptors: npt.NDArray[np.float32],
-    ) -> tuple[int, npt.NDArray[np.float64]] | None:
+        points: Float32,
+        descriptors: Float32,
+    ) -> tuple[int, Float64] | None:
         """Ratio-test matches view -> frame and a RANSAC homography; None below 4 matches."""
         if len(view.descriptors) < 2 or len(descriptors) < 2:
             return None

@@ -21,9 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pixret_ros.engine.config import EngineConfig
-
-Float32 = npt.NDArray[np.float32]
-Int64 = npt.NDArray[np.int64]
+    from pixret_ros.engine.types import Float32, Int64
 
 _NEIGHBOURS = 8
 _TRAIN_PER_LIST = 40

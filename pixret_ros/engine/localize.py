@@ -12,14 +12,10 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 if TYPE_CHECKING:
     from pixret_ros.engine.config import EngineConfig
-
-Float32 = npt.NDArray[np.float32]
-Float64 = npt.NDArray[np.float64]
-Int64 = npt.NDArray[np.int64]
+    from pixret_ros.engine.types import BoolMask, Float32, Float64, Int64
 
 _PLANAR_INLIER_FRACTION = 0.25
 _PLANAR_MIN_INLIERS = 20
@@ -147,9 +143,9 @@ def _refine_homography(
     src: Float32,
     dst: Float32,
     homography: Float64,
-    inliers: npt.NDArray[np.bool_],
+    inliers: BoolMask,
     config: EngineConfig,
-) -> tuple[Float64, npt.NDArray[np.bool_]]:
+) -> tuple[Float64, BoolMask]:
     """Least-squares refits on the inliers, the last one on those within half the threshold.
 
     The robust fit's model comes from minimal samples; least squares over the inliers, then
@@ -180,9 +176,7 @@ def _residuals(src: Float32, dst: Float32, homography: Float64) -> Float32:
     return np.asarray(np.linalg.norm(projected - dst, axis=1), dtype=np.float32)
 
 
-def warp_mask(
-    mask: npt.NDArray[np.bool_], transform: Float64, shape: tuple[int, int]
-) -> npt.NDArray[np.bool_]:
+def warp_mask(mask: BoolMask, transform: Float64, shape: tuple[int, int]) -> BoolMask:
     """Warp a view mask into a frame of `shape` (H, W) by `transform` (view -> frame)."""
     out = cv2.warpPerspective(
         mask.astype(np.uint8) * 255,

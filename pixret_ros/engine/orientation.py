@@ -28,11 +28,9 @@ if TYPE_CHECKING:
 
     from pixret_ros.engine.config import EngineConfig
     from pixret_ros.engine.features import FeatureExtractor
-    from pixret_ros.engine.types import RGBImage
+    from pixret_ros.engine.types import Float32, Float64, RGBImage
 
-Float32 = npt.NDArray[np.float32]
-Float64 = npt.NDArray[np.float64]
-Upright = tuple[Float32, npt.NDArray[np.float16], float]  # keypoints, descriptors, scale
+    Upright = tuple[Float32, npt.NDArray[np.float16], float]  # keypoints, descriptors, scale
 
 _ROTATE_CODES = {
     90: cv2.ROTATE_90_CLOCKWISE,
@@ -45,7 +43,7 @@ _SETTLED = 0.05  # a refit that moves them less needs no further look
 _OFF_TEMPLATE_DEG = 20.0  # a fit turned further from its copy's angle gets a second look
 
 
-def rotated(image: npt.NDArray[np.uint8], degrees: float) -> npt.NDArray[np.uint8]:
+def rotated(image: RGBImage, degrees: float) -> RGBImage:
     """`image` turned clockwise by a multiple of 90 degrees (exact: pixels are permuted)."""
     turn = round(degrees) % 360
     if turn == 0:

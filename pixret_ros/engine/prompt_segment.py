@@ -30,6 +30,7 @@ from pixret_ros.engine.appearance import (
     cell_fraction,
     colour_histogram,
 )
+from pixret_ros.engine.resize import working
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
 from pixret_ros.engine.types import BoolMask, Box, Float32, RGBImage
 from pixret_ros.errors import PromptError
@@ -176,12 +177,7 @@ def _spread(cells: Float32, limit: int) -> Float32:
 
 def _dense_of(frame: RGBImage, dense_fn: DenseFn) -> Float32:
     """The unit dense map of the whole frame, computed at most DENSE_LONG_SIDE pixels long."""
-    height, width = frame.shape[:2]
-    scale = min(1.0, DENSE_LONG_SIDE / max(height, width))
-    small = frame
-    if scale < 1.0:
-        size = (max(32, round(width * scale)), max(32, round(height * scale)))
-        small = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
+    small = working(frame, DENSE_LONG_SIDE, min_side=32)
     return np.asarray(dense_fn(small), np.float32)
 
 

@@ -14,9 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pixret_ros.engine.types import BoolMask, RGBImage
-
-F32 = npt.NDArray[np.float32]
+from pixret_ros.engine.types import BoolMask, Float32, RGBImage
 
 # Median grey-level error of the flow over the whole frame beyond which the frames are not
 # one continuous shot (a cut, a jump of the camera): measured 0-3 between consecutive
@@ -38,8 +36,8 @@ class FlowPropagator:
             raise ValueError(f"flow preset {preset!r}: expected one of {sorted(FLOW_PRESETS)}")
         self._dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[preset])
         self._previous: npt.NDArray[np.uint8] | None = None
-        self._residual: F32 | None = None
-        self._flow: F32 | None = None
+        self._residual: Float32 | None = None
+        self._flow: Float32 | None = None
 
     def reset(self) -> None:
         """Forget the previous frame (a new stream starts)."""
@@ -87,12 +85,12 @@ class FlowPropagator:
         return warp_by_flow(mask, self._flow)
 
 
-def warp_by_flow(mask: BoolMask, backward: F32) -> BoolMask:
+def warp_by_flow(mask: BoolMask, backward: Float32) -> BoolMask:
     """`mask` pulled along a backward flow (H, W, 2): out[y, x] = mask[(x, y) + flow]."""
     return np.asarray(_remap(mask.astype(np.float32), backward, cv2.BORDER_CONSTANT) >= 0.5)
 
 
-def _remap(image: F32, backward: F32, border: int) -> F32:
+def _remap(image: Float32, backward: Float32, border: int) -> Float32:
     """`image` (H, W) float pulled along a backward flow; outside pixels by `border`."""
     h, w = image.shape
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

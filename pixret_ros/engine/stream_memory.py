@@ -23,12 +23,10 @@ from pixret_ros.engine.appearance import (
     colour_histogram,
     spread_rows,
 )
-from pixret_ros.engine.types import BoolMask, Box, RGBImage
-
-F32 = np.ndarray
+from pixret_ros.engine.types import BoolMask, Box, Float32, RGBImage
 
 
-def frame_model(image: RGBImage, dense: F32, mask: BoolMask) -> AppearanceModel | None:
+def frame_model(image: RGBImage, dense: Float32, mask: BoolMask) -> AppearanceModel | None:
     """Appearance model of the object under `mask` in a frame (None if too small to model).
 
     `image` and `mask` are at the working resolution; `dense` is the frame's unit XFeat

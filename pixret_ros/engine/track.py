@@ -22,6 +22,14 @@ memory's), and keeps a confidence of its own, so presence is decided from tempor
 Appearance-only finds of an instance this stream already tracked restart its track once they
 agree over `redetect_confirm` consecutive frames; an instance never verified in the stream
 never starts a track by appearance (that is what keeps the negative streams clean).
+
+The tracker also remembers the previous frame's accepted detections (`Sighting`s), because
+an object found in one frame is almost surely near there in the next: (a) between full
+searches only the sighted instances are verified (no index search, fewer candidates), and
+(b) a sighted instance keeps a decayed share of its previous score, so a frame with motion
+blur or a turned object does not drop a detection that still verifies geometrically. Every
+`redetect_every` frames the whole gallery is searched again, so new objects are found and
+lost ones are dropped.
 """
 
 from __future__ import annotations
@@ -40,7 +48,14 @@ if TYPE_CHECKING:
 
     from pixret_ros.engine.appearance import AppearanceModel, DenseFeatures
     from pixret_ros.engine.config import EngineConfig
-    from pixret_ros.engine.types import BoolMask, RGBImage
+    from pixret_ros.engine.types import BoolMask, Box, RGBImage
+
+# Share of the previous score a sighted instance keeps when it still verifies (per frame).
+SCORE_DECAY = 0.9
+# A fit only continues a sighting where it is about where the sighting was (box IoU) and has
+# at least this many inliers: random consensus elsewhere in the frame must not inherit a score.
+SIGHTING_MIN_BOX_IOU = 0.3
+SIGHTING_MIN_INLIERS = 12
 
 # Evidence of a frame is halved when the mask's area changes by more than this factor.
 AREA_JUMP = 2.0
@@ -51,8 +66,8 @@ ANCHOR_MIN_IOU = 0.2
 # Mean grey-level error of the flow under the mask beyond which the flow lost the object
 # (a scene cut, a camera jump, an occluder): the track ends.
 FLOW_LOST = 40.0
-# Share of its previous confidence an exactly re-anchored track keeps at least (temporal.py).
-ANCHOR_DECAY = 0.9
+# Share of its previous confidence an exactly re-anchored track keeps at least.
+ANCHOR_DECAY = SCORE_DECAY
 # Fewer pixels than this (working resolution) is no object.
 MIN_AREA = 16
 # While correcting a track the segmenter adds no box prior: the flow-warped mask is the
@@ -77,7 +92,24 @@ class Fit:
 
 
 @dataclass(frozen=True)
-class TrackState:
+class Sighting:
+    """An accepted detection of the previous frame.
+
+    Attributes:
+        instance: instance number (position in the retriever's instance list).
+        view_slot: which registered view verified (position in the retriever's view list).
+        score: its score in that frame.
+        box: its box in that frame (input pixels).
+    """
+
+    instance: int
+    view_slot: int
+    score: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class Track:
     """One instance followed in the stream.
 
     Attributes:
@@ -116,21 +148,56 @@ class Tracker:
         self._segment_config = replace(
             config.segmenter, mask_bonus=config.track_mask_prior, box_bonus=TRACK_BOX_BONUS
         )
-        self._tracks: dict[int, TrackState] = {}
+        self._tracks: dict[int, Track] = {}
         self._candidates: dict[int, _Candidate] = {}
-        self._frame = 0
+        self._sightings: dict[int, Sighting] = {}
+        self._frame = 0  # frames stepped since the reset
         self.last_evidence: dict[int, tuple[float, float, float]] = {}  # for diagnosis
 
     def reset(self) -> None:
-        """Forget the stream: tracks, candidates, memory and the previous frame."""
+        """Forget the stream: tracks, sightings, candidates, memory and the previous frame."""
         self.flow.reset()
         self.memory.reset()
         self._tracks = {}
+        self._sightings = {}
         self._candidates = {}
         self._frame = 0
 
     @property
-    def tracks(self) -> dict[int, TrackState]:
+    def sightings(self) -> dict[int, Sighting]:
+        """The previous frame's accepted detections by instance (empty outside stream mode)."""
+        return dict(self._sightings) if self.config.temporal else {}
+
+    def full_search_due(self) -> bool:
+        """Search the whole gallery this frame (always outside stream mode).
+
+        Asked before this frame's `step`: the frame count is then the frames seen before.
+        """
+        if not self.config.temporal or not self._sightings:
+            return True
+        return self._frame % self.config.redetect_every == 0
+
+    def carried_score(self, instance: int, score: float, box: Box, inliers: int) -> float:
+        """A verified instance's score, lifted to the decayed score of its sighting if higher.
+
+        Only a fit near the sighting (box IoU >= SIGHTING_MIN_BOX_IOU) with at least
+        SIGHTING_MIN_INLIERS inliers continues it.
+        """
+        sighting = self._sightings.get(instance) if self.config.temporal else None
+        if (
+            sighting is None
+            or inliers < SIGHTING_MIN_INLIERS
+            or box.iou(sighting.box) < SIGHTING_MIN_BOX_IOU
+        ):
+            return score
+        return max(score, SCORE_DECAY * sighting.score)
+
+    def sighted(self, accepted: list[Sighting]) -> None:
+        """Record this frame's accepted detections (read by the next frame)."""
+        self._sightings = {s.instance: s for s in accepted} if self.config.temporal else {}
+
+    @property
+    def tracks(self) -> dict[int, Track]:
         """Live tracks by instance number."""
         return dict(self._tracks)
 
@@ -140,7 +207,7 @@ class Tracker:
         feats: DenseFeatures,
         fits: dict[int, Fit],
         models_of: Callable[[int], Sequence[AppearanceModel]],
-    ) -> dict[int, TrackState]:
+    ) -> dict[int, Track]:
         """Advance every track to this frame and start tracks from accepted fits.
 
         `work` is the frame at the working resolution, `feats` its features, `fits` this
@@ -150,7 +217,7 @@ class Tracker:
         self.flow.advance(work)
         self._frame += 1
         threshold = self.config.score_threshold
-        alive: dict[int, TrackState] = {}
+        alive: dict[int, Track] = {}
         if self.flow.cut:  # a new shot: nothing carries over (the memory stays: same stream)
             self._tracks, self._candidates = {}, {}
         for instance, track in self._tracks.items():
@@ -159,7 +226,7 @@ class Tracker:
                 alive[instance] = state
         for instance, fit in fits.items():
             if instance not in alive and fit.score >= threshold and fit.mask.sum() >= MIN_AREA:
-                alive[instance] = TrackState(fit.mask, fit.score, fit.exact, fit.score, 0)
+                alive[instance] = Track(fit.mask, fit.score, fit.exact, fit.score, 0)
         for instance, state in alive.items():
             if state.confidence >= self.config.memory_confidence:
                 self.memory.offer(instance, frame_model(work, np.asarray(feats.dense), state.mask))
@@ -167,7 +234,7 @@ class Tracker:
         self._candidates = {i: c for i, c in self._candidates.items() if i not in alive}
         return dict(alive)
 
-    def confirm(self, instance: int, mask: BoolMask, score: float) -> TrackState | None:
+    def confirm(self, instance: int, mask: BoolMask, score: float) -> Track | None:
         """An appearance-only find of `instance` in this frame; a new track once confirmed.
 
         Only an instance this stream tracked before (in the memory) may restart by
@@ -192,7 +259,7 @@ class Tracker:
             self._candidates[instance] = _Candidate(mask, count, self._frame)
             return None
         self._candidates.pop(instance, None)
-        state = TrackState(mask, score, False, score, 0)  # noqa: FBT003
+        state = Track(mask, score, False, score, 0)  # noqa: FBT003
         self._tracks[instance] = state
         return state
 
@@ -205,10 +272,10 @@ class Tracker:
         instance: int,
         work: RGBImage,
         feats: DenseFeatures,
-        track: TrackState,
+        track: Track,
         fit: Fit | None,
         models_of: Callable[[int], Sequence[AppearanceModel]],
-    ) -> TrackState | None:
+    ) -> Track | None:
         """The track in this frame, or None when it ends."""
         previous = int(track.mask.sum())
         warped = self.flow.warp(track.mask)
@@ -222,7 +289,7 @@ class Tracker:
         )
         if fit is not None and anchor and fit.exact:
             confidence = max(fit.score, ANCHOR_DECAY * track.confidence)
-            return TrackState(fit.mask, confidence, True, confidence, 0)  # noqa: FBT003
+            return Track(fit.mask, confidence, True, confidence, 0)  # noqa: FBT003
         residual = self.flow.residual(warped)
         self.last_evidence[instance] = (-1.0, moved / max(previous, 1), residual)
         if moved < max(MIN_AREA, LEAVING_SHARE * previous) or residual > FLOW_LOST:
@@ -250,7 +317,7 @@ class Tracker:
         self.last_evidence[instance] = (result.score, ratio, residual)
         if confidence < self.config.track_end:
             return None
-        return TrackState(mask, confidence, False, verified, unverified)  # noqa: FBT003
+        return Track(mask, confidence, False, verified, unverified)  # noqa: FBT003
 
     def _relax(self, confidence: float, evidence: float) -> float:
         keep = self.config.track_memory

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pixret_ros.errors import InputError
 
 if TYPE_CHECKING:
-    from pixret_ros.engine.pipeline import GalleryLike
-    from pixret_ros.engine.types import Detection, RGBImage
+    from pixret_ros.engine.types import Detection, GalleryLike, RGBImage
 
 Method = Literal["pixret", "baseline"]
 METHODS: tuple[Method, ...] = ("pixret", "baseline")

@@ -9,7 +9,7 @@ from engine_scenes import background, iou, object_view, photo, place, similarity
 from pixret_ros.engine import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor
 from pixret_ros.engine.localize import localize, mutual_matches, plausible, warp_mask
-from pixret_ros.engine.pipeline import view_features
+from pixret_ros.engine.register import view_features
 
 CONFIG = EngineConfig()
 

@@ -27,7 +27,6 @@ from pixret_ros.engine import (
     label_image,
 )
 from pixret_ros.engine.gallery import View
-from pixret_ros.engine.pipeline import ViewTemplate, split_scales
 
 
 def test_right_instance_ranks_first_among_distractors() -> None:
@@ -212,22 +211,6 @@ def test_appearance_search_reports_what_geometry_cannot_verify(tmp_path: Path) -
     assert len(found) <= blind.search_candidates
     off = EngineConfig(min_inliers=100_000, search_candidates=0)
     assert PixelRetriever(gallery, off).process(frame) == []
-
-
-def test_each_registered_scale_becomes_its_own_template() -> None:
-    ranks = np.array([0, 1, 2, 0, 1, 0], np.int32)  # three scales: 3, 2 and 1 keypoints
-    keypoints = np.arange(12, dtype=np.float32).reshape(6, 2)
-    descriptors = np.eye(6, 64, dtype=np.float16)
-    mask = np.ones((4, 4), bool)
-    parts = split_scales(ViewTemplate(3, 1, keypoints, descriptors, mask, ranks))
-    assert [len(p.ranks) for p in parts] == [3, 2, 1]
-    assert all(p.instance == 3 and p.view_index == 1 and p.mask is mask for p in parts)
-    assert np.array_equal(np.concatenate([p.keypoints for p in parts]), keypoints)
-    assert np.array_equal(parts[1].descriptors, descriptors[3:5])
-    assert all(p.ranks[0] == 0 for p in parts)
-    single = ViewTemplate(0, 0, keypoints[:2], descriptors[:2], mask, ranks[:2])
-    (only,) = split_scales(single)
-    assert only is single  # one scale: the template itself
 
 
 def test_a_live_score_threshold_reaches_accepted(tmp_path: Path) -> None:

@@ -1,27 +1,32 @@
-"""Stream tracks on a continuous shot of the demo: propagation, leaving, reset.
+"""Stream tracks on a continuous shot of the demo: propagation, leaving, reset; sightings.
 
 The sky shot of the demo (pixret_ros/demo/shots.py) shows the rocket climbing
 through the frame over a starfield, rendered with camera shake and sensor noise; its exact
 visible mask is known in every frame. The tracker is started from the true mask (as an exact
 geometric fit would start it) and then given no fit at all, so what is measured is the
 propagation (flow + correction on the frame's appearance) alone.
+
+The sightings (the previous frame's accepted detections) are tested on their own and through
+a retriever in stream mode on a real-photo sequence.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
-from engine_scenes import iou
+from engine_scenes import background, iou, make_gallery, scene, similarity
 
 from pixret_ros.demo import build, photos, scenes, shots
-from pixret_ros.engine import EngineConfig
+from pixret_ros.engine import EngineConfig, PixelRetriever
 from pixret_ros.engine.appearance import AppearanceModel, build_appearance
 from pixret_ros.engine.features import FeatureExtractor
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
-from pixret_ros.engine.track import Fit, Tracker
+from pixret_ros.engine.track import SCORE_DECAY, Fit, Sighting, Tracker
+from pixret_ros.engine.types import Box
 
 ROCKET = "rocket"
 FIRST, LAST = 12, 28  # frames where the rocket climbs fully in view, unoccluded
@@ -129,3 +134,71 @@ def test_stream_memory_is_bounded_and_spread_over_time() -> None:
     assert all(k % 2 == 0 for k in kept)
     assert memory.seen(7)
     assert not memory.seen(8)
+
+
+# ---------------------------------------------------------------- sightings (previous frame)
+def test_a_sighting_lifts_only_a_nearby_fit_with_enough_inliers() -> None:
+    tracker = Tracker(EngineConfig(temporal=True))
+    box = Box(100, 100, 50, 50)
+    assert tracker.carried_score(0, 0.3, box, 40) == 0.3  # nothing sighted yet
+    tracker.sighted([Sighting(0, 0, 0.9, box)])
+    assert tracker.carried_score(0, 0.3, box, 40) == SCORE_DECAY * 0.9
+    assert tracker.carried_score(0, 0.95, box, 40) == 0.95  # its own score is higher
+    assert tracker.carried_score(0, 0.3, Box(300, 300, 50, 50), 40) == 0.3  # elsewhere
+    assert tracker.carried_score(0, 0.3, box, 5) == 0.3  # too few inliers
+    assert tracker.carried_score(1, 0.3, box, 40) == 0.3  # another instance
+    tracker.reset()
+    assert tracker.sightings == {}
+    assert tracker.carried_score(0, 0.3, box, 40) == 0.3
+
+
+def test_outside_stream_mode_nothing_is_carried() -> None:
+    tracker = Tracker(EngineConfig())
+    box = Box(100, 100, 50, 50)
+    tracker.sighted([Sighting(0, 0, 0.9, box)])
+    assert tracker.sightings == {}
+    assert tracker.carried_score(0, 0.3, box, 40) == 0.3
+    assert tracker.full_search_due()
+
+
+def _cat_sequence() -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cat face drifting and turning over 6 frames; frame 3 is motion-blurred."""
+    frames = []
+    for k in range(6):
+        shot = scene({"cat_face": similarity(1.0 + 0.04 * k, 3.0 * k, 180 + 25 * k, 120 + 8 * k)})
+        image = shot.frame
+        if k == 3:
+            kernel = np.zeros((9, 9), np.float32)
+            kernel[4, :] = 1 / 9
+            image = np.asarray(cv2.filter2D(image, -1, kernel))
+        frames.append((image, shot.truths["cat_face"]))
+    return frames
+
+
+def test_stream_mode_keeps_the_detection(tmp_path: Path) -> None:
+    gallery = make_gallery(tmp_path / "g", ["cat_face", "coffee_cup", "rocket_pad"])
+    stream = PixelRetriever(gallery, EngineConfig(temporal=True, redetect_every=4))
+    single = PixelRetriever(gallery, EngineConfig())
+    previous = 0.0
+    for image, truth in _cat_sequence():
+        found = {d.name: d for d in stream.process(image)}
+        assert "cat_face" in found
+        cat = found["cat_face"]
+        assert cat.accepted
+        assert iou(cat.mask, truth) > 0.8
+        assert cat.score >= SCORE_DECAY * previous - 1e-9
+        alone = next(d for d in single.process(image) if d.name == "cat_face")
+        assert cat.score >= alone.score - 1e-6
+        previous = cat.score
+    # the object leaves: the track is dropped, nothing is accepted
+    assert not [d for d in stream.process(background("camera")) if d.accepted]
+
+
+def test_reset_stream_forgets(tmp_path: Path) -> None:
+    gallery = make_gallery(tmp_path / "g", ["cat_face"])
+    stream = PixelRetriever(gallery, EngineConfig(temporal=True))
+    image, _ = _cat_sequence()[0]
+    first = stream.process(image)[0].score
+    stream.process(image)
+    stream.reset_stream()
+    assert stream.process(image)[0].score == first

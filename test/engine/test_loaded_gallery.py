@@ -1,0 +1,47 @@
+"""The gallery in memory: renumbering on sync, and the index's candidates on a real scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine_scenes import make_gallery, object_view, scene, shared_retriever, similarity
+
+from pixret_ros.engine import EngineConfig
+from pixret_ros.engine.features import FeatureExtractor
+from pixret_ros.engine.loaded_gallery import LoadedGallery
+from pixret_ros.engine.resize import working
+
+CONFIG = EngineConfig()
+
+
+def test_sync_numbers_instances_in_gallery_order(tmp_path: Path) -> None:
+    gallery = make_gallery(tmp_path / "g", ["coffee_cup"])
+    loaded = LoadedGallery(gallery, FeatureExtractor(CONFIG), CONFIG)
+    assert loaded.sync()
+    assert not loaded.sync()  # nothing changed on disk
+    assert set(loaded.registration_ms) == {"coffee_cup"}
+    cup = loaded.instances[0]
+    view, mask = object_view("cat_face")
+    gallery.add("cat_face", [view], [mask])  # sorts first: the cup moves up one place
+    assert loaded.sync()
+    assert [e.name for e in loaded.instances] == ["cat_face", "coffee_cup"]
+    assert all(t.instance == 1 for t in loaded.instances[1].views)  # renumbered, not reloaded
+    assert all(
+        new.keypoints is old.keypoints
+        for new, old in zip(loaded.instances[1].views, cup.views, strict=True)
+    )
+    assert loaded.templates == [t for e in loaded.instances for t in e.views]
+    assert all(loaded.slot_of[id(t)] == i for i, t in enumerate(loaded.templates))
+
+
+def test_candidates_rank_the_shown_instance_first() -> None:
+    loaded = shared_retriever().loaded
+    shot = scene({"rocket_pad": similarity(0.9, -6.0, 150, 200)}, bg="camera")
+    feats = loaded.extractor.extract(working(shot.frame, CONFIG.working_size))
+    ranked, views = loaded.candidates(feats)
+    names = [loaded.instances[i].name for i in ranked]
+    assert names[0] == "rocket_pad"
+    assert len(ranked) <= CONFIG.candidates
+    assert {v.instance for v in views} <= set(ranked)
+    for instance in ranked:
+        assert 0 < sum(v.instance == instance for v in views) <= CONFIG.views_per_candidate
