@@ -1,5 +1,6 @@
-"""Durable writes (engine/durable.py): writers in other processes share one gallery, and a
-writer SIGKILLed at any moment leaves the state before or after its operation, no debris.
+"""Durable writes (engine/durable.py, engine/gallery_commit.py): writers in other processes
+share one gallery, and a writer SIGKILLed at any moment leaves the state before or after its
+operation, no debris.
 
 Crash tests run gallery_peer.py in real processes that are SIGKILLed, at random moments and
 right after each file-system call of an operation.
