@@ -53,7 +53,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from pixret_ros.errors import EvaluationError, GroundTruthError, InputError
-from pixret_ros.evaluation.ground_truth import read_json
+from pixret_ros.evaluation.ground_truth_checks import read_json
 from pixret_ros.evaluation.iou import box_iou_of_masks, mask_iou
 from pixret_ros.evaluation.metrics import PIXEL_THRESHOLDS
 from pixret_ros.evaluation.ranking import average_precision
