@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
-from pixret_ros.evaluation.metrics import mask_iou
+from pixret_ros.evaluation.iou import mask_iou
 from pixret_ros.io.image_codec import image_to_array
 from pixret_ros.ros.convert import to_image_msg
 

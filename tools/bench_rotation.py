@@ -35,7 +35,7 @@ import skimage.data
 
 from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.baseline import SiftBaseline
-from pixret_ros.evaluation.metrics import mask_iou
+from pixret_ros.evaluation.iou import mask_iou
 from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
 
 if TYPE_CHECKING:

@@ -36,7 +36,8 @@ from pixret_ros.engine.prompt_segment import (
 from pixret_ros.engine.segment import SegmentConfig
 from pixret_ros.engine.types import BoolMask, Box, RGBImage
 from pixret_ros.errors import PromptError
-from pixret_ros.evaluation.ground_truth import file_frame_name, load_ground_truth
+from pixret_ros.evaluation.ground_truth import load_ground_truth
+from pixret_ros.evaluation.ground_truth_checks import file_frame_name
 from pixret_ros.io.frames import list_frame_files, read_image_file
 
 Method = Callable[[RGBImage, Prompt], BoolMask]

@@ -2,7 +2,7 @@
 
 Thin on purpose: it checks the arguments, calls the library and prints the library's error
 on one line (exit status 1). The `proxford` and `make-demo` subcommands keep their parsers
-beside what they run (evaluation/proxford.py, demo/cli.py); this module adds them.
+beside what they run (evaluation/proxford_cli.py, demo/cli.py); this module adds them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import cv2
 
 from pixret_ros.demo.cli import add_demo_parser
 from pixret_ros.errors import PixretError
-from pixret_ros.evaluation.proxford import add_proxford_parser, run_proxford
+from pixret_ros.evaluation.proxford_cli import add_proxford_parser, run_proxford
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

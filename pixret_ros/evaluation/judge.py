@@ -15,7 +15,7 @@ from pixret_ros.engine.types import BoolMask, Box, Detection
 from pixret_ros.errors import InputError
 from pixret_ros.evaluation.coco_io import PredictionWriter, box_holds_mask, encode_mask
 from pixret_ros.evaluation.ground_truth import GroundTruth
-from pixret_ros.evaluation.metrics import box_iou_of_masks, mask_iou
+from pixret_ros.evaluation.iou import box_iou_of_masks, mask_iou
 from pixret_ros.evaluation.records import DetectionRecord
 from pixret_ros.evaluation.stream_metrics import StreamScorer
 

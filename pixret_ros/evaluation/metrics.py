@@ -9,6 +9,9 @@ Options are keyword-only and inputs are checked first (`InputError` names the va
 "Undefined" figures (0 / 0, e.g. the recall of an instance that is never annotated) are
 None, never NaN, so that `metrics.json` stays strict JSON.
 
+Its own module for the aggregate figures only: the IoU of two masks is in `iou.py` and the
+per-instance ranking with its average precision in `ranking.py`, which this module builds on.
+
 References: Radenovic et al., "Revisiting Oxford and Paris", CVPR 2018 (AP, revisitop
 `compute_ap`); An et al., "Towards Content-based Pixel Retrieval in Revisited Oxford and
 Paris", ICCV 2023 (mAP@50:5:95 over mask and box IoU).
@@ -16,15 +19,16 @@ Paris", ICCV 2023 (mAP@50:5:95 over mask and box IoU).
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-import numpy as np
-import numpy.typing as npt
-
-from pixret_ros.engine.types import Box
 from pixret_ros.errors import InputError
+from pixret_ros.evaluation.ranking import (
+    average_precision,
+    best_per_frame,
+    check_detection,
+    check_truth,
+    ranking,
+)
 from pixret_ros.evaluation.records import (
     DetectionRecord,
     InstanceMetrics,
@@ -57,169 +61,8 @@ SCALAR_METRIC_KEYS: tuple[str, ...] = (
 METRIC_KEYS: tuple[str, ...] = (*SCALAR_METRIC_KEYS, "per_instance")
 TIMING_KEYS: tuple[str, ...] = ("fps", "latency_ms_p50", "latency_ms_p95")
 
-Mask = npt.NDArray[np.bool_] | npt.NDArray[np.integer]
 Rankings = Mapping[str, Sequence[RankedFrame]]
 MetricsDict = dict[str, float | dict[str, dict[str, float | int | None]] | None]
-
-
-# ---------------------------------------------------------------------------- IoU
-
-
-def _as_mask(array: Mask, what: str) -> npt.NDArray[np.bool_]:
-    if not isinstance(array, np.ndarray) or array.ndim != 2:
-        shape = getattr(array, "shape", type(array).__name__)
-        raise InputError(f"{what} must be a 2-D (H, W) array, got {shape}")
-    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
-        raise InputError(f"{what} must be bool or integer (nonzero = object), got {array.dtype}")
-    return array.astype(bool, copy=False)
-
-
-def _check_pair(pred: Mask, truth: Mask) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    p, t = _as_mask(pred, "predicted mask"), _as_mask(truth, "true mask")
-    if p.shape != t.shape:
-        raise InputError(f"predicted mask {p.shape} and true mask {t.shape} differ in shape")
-    return p, t
-
-
-def mask_iou(pred: Mask, truth: Mask) -> float:
-    """Intersection over union of two masks, counting pixels.
-
-    IoU = |P and T| / |P or T|; 0 when both are empty (a frame without truth and without a
-    predicted pixel has nothing to overlap). Masks are (H, W), bool or integer (nonzero =
-    object), of equal shape.
-    """
-    p, t = _check_pair(pred, truth)
-    union = int(np.count_nonzero(p | t))
-    return int(np.count_nonzero(p & t)) / union if union else 0.0
-
-
-def _box_area(box: Box) -> int:
-    return box.width * box.height
-
-
-def _box_overlap(a: Box, b: Box) -> float:
-    if _box_area(a) == 0 or _box_area(b) == 0:
-        return 0.0
-    # Inclusive pixel spans: columns x..x+width-1, rows y..y+height-1.
-    width = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
-    height = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
-    inter = max(width, 0) * max(height, 0)
-    return inter / (_box_area(a) + _box_area(b) - inter)
-
-
-def box_iou_of_masks(pred: Mask, truth: Mask) -> float:
-    """IoU of the tight bounding boxes of two masks, each box taken as the pixels it covers.
-
-    A box spanning columns x0..x1 and rows y0..y1 covers (x1 - x0 + 1) * (y1 - y0 + 1)
-    pixels; IoU = |A and B| / (|A| + |B| - |A and B|). 0 when either mask is empty. Same input
-    rules as `mask_iou`.
-    """
-    p, t = _check_pair(pred, truth)
-    return _box_overlap(Box.of_mask(p), Box.of_mask(t))
-
-
-# ----------------------------------------------------------------------- ranking and AP
-
-
-def average_precision(positive_ranks: Sequence[int], *, num_positives: int) -> float:
-    """Average precision by the revisited-Oxford trapezoid rule (revisitop `compute_ap`).
-
-    For the j-th positive (0-based) found at rank r (0-based, junk already removed)::
-
-        AP = sum_j (p0 + p1) / (2 n),  p0 = 1 if r == 0 else j / r,  p1 = (j + 1) / (r + 1)
-
-    with n = `num_positives`, which may exceed `len(positive_ranks)`: positives never found
-    (or, for the strict pixel mAP, found but badly localized) add nothing and cost recall.
-
-    Args:
-        positive_ranks: strictly increasing 0-based ranks of the positives that were found.
-        num_positives: n, at least 1 and at least `len(positive_ranks)`.
-    """
-    ranks = [int(r) for r in positive_ranks]
-    if num_positives < max(len(ranks), 1):
-        raise InputError(
-            f"num_positives must be >= 1 and >= the {len(ranks)} ranks given, got {num_positives}"
-        )
-    if any(r < 0 for r in ranks) or any(b <= a for a, b in itertools.pairwise(ranks)):
-        raise InputError(f"positive_ranks must be strictly increasing and >= 0, got {ranks}")
-    total = 0.0
-    for j, r in enumerate(ranks):
-        p0 = 1.0 if r == 0 else j / r
-        p1 = (j + 1) / (r + 1)
-        total += (p0 + p1) / (2 * num_positives)
-    return total
-
-
-def _check_truth(frames: Collection[str], truth: InstanceTruth) -> None:
-    overlap = truth.positives & truth.junk
-    if overlap:
-        raise InputError(
-            f"instance {truth.name!r}: frames {sorted(overlap)} are both positive and junk"
-        )
-    unknown = (truth.positives | truth.junk) - set(frames)
-    if unknown:
-        raise InputError(
-            f"instance {truth.name!r}: ground truth names frames that were not evaluated: "
-            f"{sorted(unknown)[:5]}"
-        )
-
-
-def _check_detection(det: DetectionRecord, frames: Collection[str]) -> None:
-    if det.frame not in frames:
-        raise InputError(f"detection of {det.instance!r} in unknown frame {det.frame!r}")
-    if not math.isfinite(det.score):
-        raise InputError(f"detection of {det.instance!r} in {det.frame!r}: score {det.score}")
-    for label, value in (("mask_iou", det.mask_iou), ("box_iou", det.box_iou)):
-        if not 0.0 <= value <= 1.0:
-            raise InputError(
-                f"detection of {det.instance!r} in {det.frame!r}: {label} {value} not in [0, 1]"
-            )
-
-
-def _best_per_frame(
-    detections: Iterable[DetectionRecord], instance: str, *, accepted_only: bool = False
-) -> dict[str, DetectionRecord]:
-    best: dict[str, DetectionRecord] = {}
-    for det in detections:
-        if det.instance != instance or (accepted_only and not det.accepted):
-            continue
-        kept = best.get(det.frame)
-        if kept is None or det.score > kept.score:  # equal scores: the first one stays
-            best[det.frame] = det
-    return best
-
-
-def ranking(
-    frames: Sequence[str], detections: Iterable[DetectionRecord], *, truth: InstanceTruth
-) -> list[RankedFrame]:
-    """Rank the frames for one instance (query), junk removed.
-
-    Frames are ordered by the instance's best detection score in each frame, highest first;
-    equal scores keep frame order, and frames without a detection come after all detected
-    ones, in frame order. The best-scoring detection of a frame gives both its rank and its
-    IoUs. Detections of other instances are ignored.
-
-    Args:
-        frames: every evaluated frame, in frame order (bag order or file-name order).
-        detections: detection records (any instances).
-        truth: the instance's positives and junk frames.
-    """
-    if len(set(frames)) != len(frames):
-        raise InputError("frame names must be unique")
-    frame_set = set(frames)
-    _check_truth(frame_set, truth)
-    detections = list(detections)
-    for det in detections:
-        _check_detection(det, frame_set)
-    best = _best_per_frame(detections, truth.name)
-    kept = [f for f in frames if f not in truth.junk]
-    detected = sorted((f for f in kept if f in best), key=lambda f: -best[f].score)  # stable
-    ranked = [
-        RankedFrame(f, best[f].score, best[f].mask_iou, best[f].box_iou, f in truth.positives)
-        for f in detected
-    ]
-    ranked += [RankedFrame(f, None, 0.0, 0.0, f in truth.positives) for f in kept if f not in best]
-    return ranked
 
 
 def _check_kind(kind: str) -> None:
@@ -345,7 +188,7 @@ def _pair_counts(
     hit_iou: float,
 ) -> tuple[int, int, int]:
     """(hits, accepted pairs, annotated pairs) of one instance, junk pairs left out."""
-    best = _best_per_frame(detections, truth.name, accepted_only=True)
+    best = best_per_frame(detections, truth.name, accepted_only=True)
     accepted = [d for f, d in best.items() if f not in truth.junk]
     hits = sum(d.frame in truth.positives and d.mask_iou > hit_iou for d in accepted)
     annotated = sum(f in truth.positives for f in frames)
@@ -362,11 +205,11 @@ def _checked_inputs(
     for truth in truths:
         if truth.name in by_name:
             raise InputError(f"instance {truth.name!r} has two ground-truth records")
-        _check_truth(frame_set, truth)
+        check_truth(frame_set, truth)
         by_name[truth.name] = truth
     records = list(detections)
     for det in records:
-        _check_detection(det, frame_set)
+        check_detection(det, frame_set)
     unknown = sorted({d.instance for d in records} - set(by_name))
     if unknown:
         raise InputError(

@@ -19,12 +19,8 @@ from pixret_ros.engine.render import label_image
 from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation.coco_io import decode_mask
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.metrics import (
-    SCALAR_METRIC_KEYS,
-    box_iou_of_masks,
-    compute_metrics,
-    mask_iou,
-)
+from pixret_ros.evaluation.iou import box_iou_of_masks, mask_iou
+from pixret_ros.evaluation.metrics import SCALAR_METRIC_KEYS, compute_metrics
 from pixret_ros.evaluation.records import DetectionRecord
 
 #: Accuracy figures must agree this closely between the offline run and the lockstep replay

@@ -40,8 +40,9 @@ from pixret_ros.evaluation.coco_io import PredictionWriter
 from pixret_ros.evaluation.engines import Engine, Method, open_gallery
 from pixret_ros.evaluation.ground_truth import GroundTruth, load_ground_truth
 from pixret_ros.evaluation.judge import Judge
-from pixret_ros.evaluation.metrics import METRIC_KEYS, compute_metrics, ranking
+from pixret_ros.evaluation.metrics import METRIC_KEYS, compute_metrics
 from pixret_ros.evaluation.overlays import render_overlays
+from pixret_ros.evaluation.ranking import ranking
 from pixret_ros.evaluation.recorded import judge_recording, resolve_recording_topics
 from pixret_ros.evaluation.sources import Source, frame_images
 from pixret_ros.evaluation.stream_metrics import StreamScorer, stream_metrics

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine.types import Box
-from pixret_ros.evaluation.metrics import mask_iou
+from pixret_ros.evaluation.iou import mask_iou
 
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, Detection

@@ -13,7 +13,7 @@ from pycocotools import mask as coco_mask
 from skimage import data
 
 from pixret_ros.errors import GroundTruthError
-from pixret_ros.evaluation.ground_truth import file_frame_name, load_ground_truth
+from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.records import InstanceTruth
 
 H, W = 48, 64
@@ -138,12 +138,6 @@ def test_rle_states_the_size_of_an_image_without_one(tmp_path: Path) -> None:
     gt = load_ground_truth(write(tmp_path, doc))
     assert gt.image_size("c.jpg") == (H, W)
     np.testing.assert_array_equal(gt.masks("c.jpg")["book_2"], mask)
-
-
-def test_file_frame_name_is_the_basename() -> None:
-    assert file_frame_name("a/b/c.png") == "c.png"
-    assert file_frame_name("a\\b\\c.png") == "c.png"
-    assert file_frame_name("c.png") == "c.png"
 
 
 def ann(segmentation: object, **extra: Any) -> dict[str, Any]:

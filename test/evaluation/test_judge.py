@@ -11,7 +11,7 @@ from pixret_ros.engine.types import Box, Detection
 from pixret_ros.evaluation import judge
 from pixret_ros.evaluation.coco_io import PredictionWriter
 from pixret_ros.evaluation.ground_truth import load_ground_truth
-from pixret_ros.evaluation.metrics import box_iou_of_masks, mask_iou
+from pixret_ros.evaluation.iou import box_iou_of_masks, mask_iou
 
 
 def test_iou_window_holds_both_boxes_and_starts_inside_the_frame() -> None:
