@@ -9,6 +9,9 @@ view), then
   closed loop:  sends one frame, waits for its detections, sends the next (--closed-frames);
                 latency without waiting for a busy node, rate = the node's top speed.
 Node RSS at the end and the node's own /diagnostics (engine ms p50, drops) are reported too.
+With --py-spy DIR, the node is sampled (py-spy, 100 Hz, non-blocking) while the camera and
+the streams play, and each recording's per-thread CPU shares by cause are printed
+(tools/profile_shares.py).
 The default gallery: the dev set's 12 instances (1 view each) plus crops of real photos
 (2 views each, tools/bench.py `extra_instances`) up to --instances; frames: the dev set's
 frames resized to 640x480.
@@ -18,7 +21,7 @@ Examples:
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --instances 10 --duration 10 --json out.json
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --rate 15 --closed-frames 0
     PYTHONPATH=. .venv/bin/python tools/bench_node.py --work /tmp/bn --reuse-gallery  # rerun
-    PYTHONPATH=. .venv/bin/python tools/bench_node.py --params-file config/pixret_realtime.yaml
+    PYTHONPATH=. .venv/bin/python tools/bench_node.py --profile realtime --py-spy /tmp/spy
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ import bench_node_streams as streams
 import cv2
 import numpy as np
 import numpy.typing as npt
+import profile_shares
 import psutil
 import rclpy
 from bench import extra_instances
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from tqdm import tqdm
@@ -90,7 +94,10 @@ class Peer:
         )
         self.node.create_subscription(Image, "/pixret_node/mask", self._on_mask, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 10)
-        self.executor = MultiThreadedExecutor(num_threads=2)
+        # One thread: rclpy's MultiThreadedExecutor delayed callbacks here by 0.2-3 s every
+        # few dozen frames (the node's own log showed every frame processed and published on
+        # time; the stalls were in this consumer), which made the node look stalled.
+        self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
@@ -289,8 +296,32 @@ def ready(peer: Peer) -> None:
     peer.call(ListInstances, "/pixret_node/list_instances", ListInstances.Request(), 900.0)
 
 
+def spy_on(
+    node: subprocess.Popen[bytes], args: argparse.Namespace, seconds: float, name: str
+) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """With --py-spy: start sampling the node for `seconds` (the load that follows)."""
+    if not args.py_spy:
+        return None
+    out = Path(args.py_spy) / f"{name}.txt"
+    return profile_shares.record(node.pid, seconds, out), out
+
+
+def spy_table(spy: tuple[subprocess.Popen[bytes], Path] | None, seconds: float) -> str | None:
+    """The recording's per-thread shares by cause (None without --py-spy or if it failed)."""
+    if spy is None:
+        return None
+    process, out = spy
+    process.wait(seconds + 30)
+    if process.returncode or not out.exists():
+        print(f"bench_node: py-spy failed (status {process.returncode})", file=sys.stderr)
+        return None
+    text = profile_shares.table(profile_shares.shares(out), seconds, 100.0)
+    print(f"== node profile {out.stem} (% of one core)\n{text}", file=sys.stderr)
+    return text
+
+
 def camera_part(
-    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path
+    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path, tag: str
 ) -> dict[str, Any]:
     """640x480 frames: engine alone, then the node in closed loop and as a camera."""
     data = Path(args.data)
@@ -312,7 +343,9 @@ def camera_part(
         if args.closed_frames:
             results["closed_loop"] = closed_loop(peer, frames, args.closed_frames)
         peer.diagnostics = {}
+        spy = spy_on(node, args, args.duration, f"{tag}_camera")
         results["camera"] = camera_mode(peer, frames, args.rate, args.duration)
+        results["profile"] = spy_table(spy, args.duration)
         results["camera"]["rate_hz"] = args.rate
         results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
         results["node_diagnostics"] = dict(peer.diagnostics)
@@ -322,7 +355,7 @@ def camera_part(
 
 
 def streams_part(
-    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path
+    peer: Peer, args: argparse.Namespace, extra: Sequence[Path], work: Path, tag: str
 ) -> dict[str, Any]:
     """The DAVIS streams at --stream-fps: engine alone (offline J) and the node (live J)."""
     folder = Path(args.streams)
@@ -339,7 +372,10 @@ def streams_part(
         results["engine_alone"] = engine_alone(
             "streams", gallery, extra, "--streams", str(folder), *limit
         )
+        seconds = sum(map(len, chosen.values())) / args.stream_fps + 1.0 * len(chosen)
+        spy = spy_on(node, args, seconds, f"{tag}_streams")
         results["node"] = streams.node_live(peer, folder, chosen, gt, args.stream_fps)
+        results["profile"] = spy_table(spy, seconds)
         results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
     finally:
         results["node_exit_status"] = stop_node(node)
@@ -411,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
         "feature caches are kept there, so a rerun with the same --work skips registration",
     )  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--py-spy", default=None, metavar="DIR", help="sample the node with py-spy while the "
+        "camera and the streams play; raw recordings go to DIR, shares per thread are printed",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.instances, args.frames, args.duration = 12, 24, 8.0
@@ -428,9 +468,9 @@ def main(argv: list[str] | None = None) -> int:
             part: dict[str, Any] = {}
             results["profiles"][name] = part
             if args.only in ("camera", "both"):
-                part["camera_mode"] = camera_part(peer, args, PROFILES[name], work)
+                part["camera_mode"] = camera_part(peer, args, PROFILES[name], work, name)
             if args.only in ("streams", "both"):
-                part["streams"] = streams_part(peer, args, PROFILES[name], work)
+                part["streams"] = streams_part(peer, args, PROFILES[name], work, name)
     finally:
         peer.close()
     print(json.dumps(results, indent=1))

@@ -6,12 +6,17 @@ COUNT`. A sample counts for the first cause whose marker appears in its stack (m
 first), so the shares of one thread add up to its CPU time.
 
     python tools/profile_shares.py PROFILE.txt --seconds 15 --rate 100
+
+`record` starts such a recording (py-spy from the venv, non-blocking: the sampled process is
+never paused, so it runs at its own speed while it is measured).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -57,6 +62,20 @@ def table(found: dict[str, Counter[str]], seconds: float, rate: float) -> str:
         for cause, count in causes.most_common():
             lines.append(f"{'':28s} {cause:32s} {100 * count / total_ticks:11.1f}")
     return "\n".join(lines)
+
+
+def record(pid: int, seconds: float, out: Path, rate: float = 100.0) -> subprocess.Popen[bytes]:
+    """Start sampling process `pid` for `seconds` into `out` (raw, per thread); wait() on it."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        raise SystemExit(f"profile: {spy} not found (requirements/venv.txt installs py-spy)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(spy), "record", "--pid", str(pid), "--rate", f"{rate:g}",
+        "--duration", str(math.ceil(seconds)), "--format", "raw", "--threads", "--nonblocking",
+        "--output", str(out),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
