@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (conventional name)
 from threadpoolctl import threadpool_limits
 
-from pixret_ros.engine.config import EngineConfig
+from pixret_ros.engine.config import EngineConfig, torch_threads
 from pixret_ros.engine.types import Float32, RGBImage
 from pixret_ros.errors import FrameError
 
@@ -115,11 +115,11 @@ def dense_map(rgb: RGBImage, *, preprocess: DensePreprocess = "pad") -> Float32:
 
 
 class FeatureExtractor:
-    """Computes `Features` for RGB images with XFeat (CPU, `config.num_threads` threads)."""
+    """Computes `Features` for RGB images with XFeat (CPU, threads: `config.num_threads`)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        torch.set_num_threads(config.num_threads)
+        torch.set_num_threads(torch_threads(config.num_threads))
         _single_threaded_blas()
         self._net = _load_network()
 

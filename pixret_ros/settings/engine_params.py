@@ -177,7 +177,11 @@ ENGINE_DOCS: dict[str, str] = {
         "(15k descriptors) cost 29-63 ms a frame."
     ),
     "index_nprobe": ("inverted lists searched per query in the inverted-file index."),
-    "num_threads": ("torch threads (faiss searches on one: see index.py)."),
+    "num_threads": (
+        "torch threads: 0 one per core of the process, -N all cores but N (at least one), N "
+        "exactly N. Leave a core to the camera driver and DDS where frames arrive at camera "
+        "rate (the realtime profile: -1). faiss searches on one thread (see index.py)."
+    ),
 }
 
 #: What each SegmentConfig knob does (`engine.segmenter.<knob>`).
@@ -252,7 +256,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "redetect_confirm": (0, 1000),
     "index_exact_limit": (1, 1_000_000_000),
     "index_nprobe": (1, 100_000),
-    "num_threads": (1, 1024),
+    "num_threads": (-1024, 1024),
     f"{SEGMENTER}.work_side": (16, 4096),
     f"{SEGMENTER}.margin": (0.0, 10.0),
     f"{SEGMENTER}.dense_temperature": (0.001, 10.0),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+import torch
 from engine_scenes import photo
 
 from pixret_ros.engine import EngineConfig, FrameError
+from pixret_ros.engine.config import torch_threads
 from pixret_ros.engine.features import FeatureExtractor
 
 
@@ -66,3 +70,24 @@ def test_blas_runs_on_one_thread_once_an_extractor_exists(extractor: FeatureExtr
     blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     assert blas, "no BLAS library loaded"
     assert {pool["num_threads"] for pool in blas} == {1}
+
+
+@pytest.mark.parametrize(
+    ("setting", "cores", "threads"),
+    [(3, 2, 3), (0, 2, 2), (0, 8, 8), (-1, 2, 1), (-1, 8, 7), (-4, 2, 1)],
+)
+def test_torch_threads_are_sized_from_the_cores(setting: int, cores: int, threads: int) -> None:
+    """N exactly, 0 every core, -N all but N and never fewer than one."""
+    assert torch_threads(setting, cores) == threads
+
+
+def test_the_extractor_sizes_torch_from_the_affinity_of_the_process() -> None:
+    """Default (0): one torch thread per core this process may run on."""
+    before = torch.get_num_threads()
+    try:
+        FeatureExtractor(EngineConfig(num_threads=-1))
+        assert torch.get_num_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+        FeatureExtractor(EngineConfig())
+        assert torch.get_num_threads() == len(os.sched_getaffinity(0))
+    finally:
+        torch.set_num_threads(before)

@@ -184,6 +184,8 @@ def test_bad_frames_raise_frame_error(frame: np.ndarray, match: str) -> None:
         ("redetect_confirm", 1.5, "redetect_confirm=1.5"),
         ("memory_every", 0, "memory_every=0"),
         ("track_mask_prior", 20.0, "track_mask_prior=20.0"),
+        ("num_threads", 2000, r"num_threads=2000.*\[-1024, 1024\]"),
+        ("num_threads", 1.5, "num_threads=1.5"),
     ],
 )
 def test_bad_settings_raise_config_error(field: str, value: object, match: str) -> None:
