@@ -4,7 +4,8 @@ Why a plain thread and not an executor callback: rclpy's executors are Python co
 rebuilds its wait set on every wake-up, and the MultiThreadedExecutor wakes several times
 per frame (take, hand-off to its pool, completion); each of those wake-ups takes the GIL
 from the engine, whose work is a long chain of short C calls that release and re-take it.
-Measured (tools/bench_node.py --profile): see the closing note of issue 10. A thread that
+Measured (`make bench-node BENCH_NODE_ARGS="--py-spy DIR"`, README "Threads"): the
+executor's own Python took a whole core beside the engine's 55 %; now 2-3 %. A thread that
 blocks on the newest-frame slot costs nothing while it waits, takes no part in the executor,
 and so works the same in any executor a user adds the node to (component use).
 
