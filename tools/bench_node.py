@@ -374,7 +374,9 @@ def streams_part(
         )
         seconds = sum(map(len, chosen.values())) / args.stream_fps + 1.0 * len(chosen)
         spy = spy_on(node, args, seconds, f"{tag}_streams")
+        peer.diagnostics = {}
         results["node"] = streams.node_live(peer, folder, chosen, gt, args.stream_fps)
+        results["node_diagnostics"] = dict(peer.diagnostics)
         results["profile"] = spy_table(spy, seconds)
         results["node_rss_mb"] = psutil.Process(node.pid).memory_info().rss / 2**20
     finally:
@@ -414,7 +416,9 @@ def summary(results: dict[str, Any]) -> str:
                 f"{alone['J']:.3f} | node answered {100 * live['answered_share']:.0f} % p50/p95 "
                 f"{live['latency_ms_p50'] or float('nan'):.0f}/"
                 f"{live['latency_ms_p95'] or float('nan'):.0f} ms, live J {live['live_J']:.3f} "
-                f"(J gap {alone['J'] - live['live_J']:+.3f}), RSS {st['node_rss_mb']:.0f} MB"
+                f"(J gap {alone['J'] - live['live_J']:+.3f}), engine_ms p50 "
+                f"{st.get('node_diagnostics', {}).get('engine_ms_p50', '?')}, "
+                f"RSS {st['node_rss_mb']:.0f} MB"
             )
     return "\n".join(lines)
 
