@@ -96,6 +96,7 @@ class PixelRetriever:
 
         t0 = time.perf_counter()
         found = verify(feats, pairs, self.config)
+        self._second_pass(feats, found)
         if self.config.rectify_candidates:
             rectify(found, frame, work.shape[:2], self._views_of, self.extractor, self.config)
         timings["localize"] = _lap(t0)
@@ -127,6 +128,23 @@ class PixelRetriever:
             if all(p is not template for p in pairs):
                 pairs.append(template)
         return ranked_instances, pairs
+
+    def _second_pass(self, feats: Features, found: Verified) -> None:
+        """Verify second-pass views of the instances that no primary fit accepted (a few).
+
+        Second-pass views: turned copies, extra small scales. A second-pass fit replaces an
+        instance's primary fit where it has more inliers.
+        """
+        done = {
+            i
+            for i, (loc, _) in found.items()
+            if self.loaded.instances[i].score.score(loc) >= self.config.score_threshold
+        }
+        for instance, fit in verify(
+            feats, self.loaded.second_pass(feats, done), self.config
+        ).items():
+            if instance not in found or fit[0].inliers > found[instance][0].inliers:
+                found[instance] = fit
 
     def _views_of(self, instance: int) -> list[ViewTemplate]:
         return self.loaded.instances[instance].views
