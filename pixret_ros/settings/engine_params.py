@@ -58,24 +58,28 @@ ENGINE_DOCS: dict[str, str] = {
         "(`rectify_candidates`) covers the scales in between."
     ),
     "second_candidates": (
-        "instances per frame (most votes first, at most this many; 0 = off) also verified with "
-        "their second-pass templates (`view_rotations`, `rotated_scales`), where those out-vote "
-        "the primary (upright, `view_scales`) ones; they vote in an index of their own. Why apart:"
+        "instances per frame (most votes first, at most this many; 0 = off) that no primary "
+        "(upright, `view_scales`) fit accepted, verified with their second-pass templates "
+        "(`view_rotations`, `rotated_scales`), which vote in an index of their own; a second-pass "
+        "fit is kept only where it is accepted. Why apart:"
         " in one index their random votes pushed upright instances out of `candidates` (dev "
-        "image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494); apart, the dev rows hold (0.749, "
-        "0.563)."
+        "image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494); apart, the dev rows hold (image_map "
+        "0.748, miou_S 0.563, precision 0.957)."
     ),
     "rectify_candidates": (
-        "fits of a second-pass template with fewer than `rectify_below_inliers` inliers, and fits "
-        "turned more than 20 degrees from their template (most inliers first, at most this many "
-        "per frame; 0 = off), get a second look: the object's region of the full-resolution frame "
-        "is warped back to the view's pose and matched with the upright template again. It "
-        "recovers objects turned by about 45 degrees or shrunk to a third (bench_rotation), at "
-        "one XFeat forward of the rectified region each (a few to 20 ms). Weak upright fits are "
-        "not rectified: on the dev set's DAVIS objects that lifted wrong fits over the acceptance"
+        "fits of a second-pass template or at a size far (0.6x) from their template's with fewer "
+        "than `rectify_below_inliers` inliers, and fits turned more than 20 degrees from their "
+        "template (most inliers first, at most this many per frame; 0 = off), get a second look: "
+        "the object's region of the full-resolution frame is warped back to the view's pose and "
+        "matched with the upright template again. It recovers objects turned by about 45 degrees "
+        "or shrunk to a third (bench_rotation), at one XFeat forward of the rectified region each "
+        "(a few to 20 ms). Other weak upright fits are not rectified: on the dev set's DAVIS "
+        "objects that lifted wrong fits over the acceptance"
         " (precision 0.955 -> 0.862)."
     ),
-    "rectify_below_inliers": ("only second-pass fits weaker than this get the second look."),
+    "rectify_below_inliers": (
+        "only second-pass or off-size fits weaker than this get the second look."
+    ),
     "rectify_side": (
         "the rectified region's long side is at most about this (pixels): the largest upright "
         "template scale that fits is used. Larger is slower."
