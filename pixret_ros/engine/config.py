@@ -32,9 +32,10 @@ class EngineConfig:
     index_keypoints: int = 256
     query_keypoints: int = 512
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
-    view_rotations: tuple[float, ...] = (0,)
+    view_rotations: tuple[float, ...] = (0, 90, 180, 270)
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
-    rectify_candidates: int = 0
+    rectify_candidates: int = 2
+    second_candidates: int = 2
     rectify_below_inliers: int = 60
     rectify_side: int = 400
     view_max_side: int = 720
@@ -138,7 +139,13 @@ class EngineConfig:
             )
 
     def _check_numbers(self) -> None:
-        for name in ("search_candidates", "rectify_candidates", "memory_size", "redetect_confirm"):
+        for name in (
+            "search_candidates",
+            "rectify_candidates",
+            "second_candidates",
+            "memory_size",
+            "redetect_confirm",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(
@@ -173,10 +180,9 @@ class EngineConfig:
     def feature_key(self) -> str:
         """Cache key of the per-view features: changes whenever a setting they depend on does."""
         scales = "_".join(f"{s:g}".replace(".", "p") for s in self.view_scales)
-        if self.view_rotations != (0,):
-            turns = "".join(str(round(r) // 90) for r in self.view_rotations)
-            turned = "_".join(f"{s:g}".replace(".", "p") for s in self.rotated_scales)
-            scales += f"_r{turns}_q{turned}"
+        turns = "".join(str(round(r) // 90) for r in self.view_rotations)
+        turned = "_".join(f"{s:g}".replace(".", "p") for s in self.rotated_scales)
+        scales += f"_r{turns}_q{turned}"
         threshold = f"{self.detection_threshold:g}".replace(".", "p")
         key = (
             f"xfeat_v{FEATURE_VERSION}_k{self.view_keypoints}_m{self.view_max_side}"
@@ -193,7 +199,7 @@ class EngineConfig:
         return [f.name for f in fields(cls)]
 
 
-FEATURE_VERSION = 8
+FEATURE_VERSION = 9
 _SEGMENTER_LOW = {"work_side": 16, "context_cells": 1}
 _SEGMENTER_POSITIVE = ("dense_temperature", "smooth_eps")
 _MAX_KEY = 64

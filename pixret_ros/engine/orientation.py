@@ -41,6 +41,7 @@ _MIN_RECTIFIED_SIDE = 48
 _MAX_REFINE_SHIFT = 0.5  # of the view's long side: a refit moves its corners less than this
 _SETTLED = 0.05  # a refit that moves them less needs no further look
 _OFF_TEMPLATE_DEG = 20.0  # a fit turned further from its copy's angle gets a second look
+_OFF_TEMPLATE_SIZE = 0.6  # and one this much smaller (or 1 / this larger) than its template
 
 
 def rotated(image: RGBImage, degrees: float) -> RGBImage:
@@ -93,6 +94,18 @@ def off_template(transform: Float64, rotation: float, limit: float = _OFF_TEMPLA
     linear = transform[:2, :2] / transform[2, 2]
     angle = float(np.degrees(np.arctan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1])))
     return abs((angle - rotation + 180.0) % 360.0 - 180.0) > limit
+
+
+def off_scale(transform: Float64, scale: float, limit: float = _OFF_TEMPLATE_SIZE) -> bool:
+    """True where the fit shows the view at a size far from its template's (`scale`).
+
+    Far: smaller than `limit` times the template, or larger than 1 / `limit` times; the
+    registered scales are 2x apart, so a fit beyond that came from few matches across a
+    scale gap (an object shrunk below the smallest template, say).
+    """
+    linear = transform[:2, :2] / transform[2, 2]
+    size = float(np.sqrt(abs(np.linalg.det(linear)))) / scale
+    return not limit <= size <= 1.0 / limit
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class ViewFeatures:
     descriptors: Float32  # (N, 64)
     ranks: npt.NDArray[np.int32]  # (N,) rank by strength within its scale (0 = strongest)
     native: Features | None  # the view's own features at scale 1, if computed
-    parts: Float32  # (P, 2) rotation and scale of each part (a run of ranks from 0)
+    parts: Float32  # (P, 3) rotation, scale, primary (1/0) of each part (a run of ranks from 0)
 
 
 @dataclass
@@ -74,8 +74,9 @@ def view_features(
 ) -> ViewFeatures:
     """Keypoints (view pixels), descriptors, their ranks and the scale-1 features of a view.
 
-    Keypoints and descriptors come from every configured scale, upright, and from the turned
-    copies of `config.view_rotations` at `config.rotated_scales` (all in the view's own
+    Keypoints and descriptors come from every configured scale, upright (the primary parts),
+    and from the copies of `config.view_rotations` (upright included) at
+    `config.rotated_scales` not already registered (the second pass; all in the view's own
     pixels); `native` is the view's own `Features` where scale 1 was computed (None
     otherwise), for the appearance model.
     `dense_maps`, when given, receives the dense map of every scaled copy by (height, width),
@@ -92,12 +93,13 @@ def view_features(
     points: list[Float32] = []
     descriptors: list[Float32] = []
     ranks: list[npt.NDArray[np.int32]] = []
-    parts: list[tuple[float, float]] = []
+    parts: list[tuple[float, float, float]] = []
     native: Features | None = None
     for rotation in config.view_rotations:
         turned = rotated(image, rotation)
         used: list[float] = []
-        for scale in config.view_scales if rotation == 0 else config.rotated_scales:
+        primary = config.view_scales if rotation == 0 else ()
+        for k, scale in enumerate((*primary, *config.rotated_scales)):
             factor = min(scale, config.view_max_side / long_side)
             if min(height, width) * factor < _MIN_VIEW_SIDE:
                 continue
@@ -126,10 +128,10 @@ def view_features(
             points.append(pts[keep])
             descriptors.append(feats.descriptors[keep])
             ranks.append(np.arange(int(keep.sum()), dtype=np.int32))  # extract() sorts them
-            parts.append((float(rotation), factor))
+            parts.append((float(rotation), factor, float(k < len(primary))))
     if not points:
         empty = np.zeros((0, 2), np.float32)
-        none = np.zeros((0, 2), np.float32)
+        none = np.zeros((0, 3), np.float32)
         return ViewFeatures(
             empty, np.zeros((0, 64), np.float32), np.zeros(0, np.int32), native, none
         )
@@ -147,8 +149,9 @@ def split_scales(
 ) -> list[ViewTemplate]:
     """One template per registered scale of a view (the ranks restart at 0 for each scale).
 
-    `parts` (P, 2) gives the rotation and scale of each (`ViewFeatures.parts`); without it
-    (or when it does not match) the parts are upright at an unknown scale (1).
+    `parts` (P, 3) gives the rotation, scale and primary flag of each (`ViewFeatures.parts`);
+    without it (or when it does not match) the parts are upright primary ones at an unknown
+    scale (1).
 
     Why: the index votes for the scale that looks like the frame, and verification then
     matches only that scale's keypoints, a third of the view's, where matching all scales
@@ -159,7 +162,9 @@ def split_scales(
         return [template]
     bounds = [*starts.tolist(), len(template.ranks)]
     known = parts is not None and len(parts) == len(starts)
-    tags = np.asarray(parts, np.float64) if known else np.tile([0.0, 1.0], (len(starts), 1))
+    tags = np.asarray(parts, np.float64) if known else np.tile([0.0, 1.0, 1.0], (len(starts), 1))
+    if tags.shape[1] < 3:  # a cache without the primary flag: the upright parts are
+        tags = np.c_[tags, tags[:, 0] == 0]
     return [
         ViewTemplate(
             template.instance,
@@ -170,6 +175,7 @@ def split_scales(
             template.ranks[a:b],
             float(tags[k, 0]),
             float(tags[k, 1]),
+            bool(tags[k, 2]),
         )
         for k, (a, b) in enumerate(itertools.pairwise(bounds))
         if b > a
@@ -225,10 +231,10 @@ def load_instance(
     templates = [
         part for t, p in zip(templates, view_parts, strict=True) for part in split_scales(t, p)
     ]
-    # The null is fitted on the upright parts: a frame verifies as many parts per
-    # candidate whatever the turned copies, and calibrating those too cost 4x the time.
-    upright = [t for t in templates if t.rotation == 0]
-    score = ScoreModel.fit(upright, background_features(extractor), config)
+    # The null is fitted on the primary parts: a frame verifies as many parts per
+    # candidate whatever the second pass, and calibrating those too cost 4x the time.
+    primary = [t for t in templates if t.primary]
+    score = ScoreModel.fit(primary, background_features(extractor), config)
     arrays.update(score.to_arrays())
     gallery.write_cache(name, key, arrays)
     elapsed = (time.perf_counter() - start) * 1000.0

@@ -140,3 +140,6 @@ class ViewTemplate:
     ranks: npt.NDArray[np.int32]  # rank of each keypoint by strength within its scale
     rotation: float = 0.0  # the view was turned clockwise by this (orientation.rotated)
     scale: float = 1.0  # and resized by this before feature extraction
+    # Upright at one of `view_scales`: voted and verified for every frame. The others (turned
+    # copies, extra small scales) form the second pass (loaded_gallery.py).
+    primary: bool = True

@@ -47,25 +47,39 @@ ENGINE_DOCS: dict[str, str] = {
     "view_rotations": (
         "every view is also registered turned clockwise by these multiples of 90 degrees (exact), "
         "so that an object lying at any angle is within 45 degrees of one of them and gets a "
-        "coarse fit (XFeat itself tolerates about 30 degrees). Each turn adds templates (index "
-        "size, registration time); (0,) (the default) turns it off: with (0, 90, 180, 270) and "
-        "view_scales (0.25, 0.5, 1, 2) the dev set lost image_map 0.748 -> 0.731 and miou_S 0.555 "
-        "-> 0.496 (config/pixret_rotation.yaml turns both on: tools/bench_rotation.py)."
+        "coarse fit (XFeat itself tolerates about 30 degrees). The turned copies are second-pass "
+        "templates (`second_candidates`): they never compete with the upright ones for the "
+        "`candidates` budget. Each turn adds templates (index size, registration time); (0,) "
+        "turns it off."
     ),
     "rotated_scales": (
-        "scales of the turned copies (the upright view has `view_scales`); the rectified second "
-        "look (`rectify_candidates`) covers the others."
+        "scales of the second-pass copies: every turned copy, and the upright view where a scale "
+        "is not in `view_scales` (0.25: objects shrunk to a quarter). The rectified second look "
+        "(`rectify_candidates`) covers the scales in between."
+    ),
+    "second_candidates": (
+        "instances per frame (most votes first, at most this many; 0 = off) that no primary "
+        "(upright, `view_scales`) fit accepted, verified with their second-pass templates "
+        "(`view_rotations`, `rotated_scales`), which vote in an index of their own; a second-pass "
+        "fit is kept only where it is accepted. Why apart:"
+        " in one index their random votes pushed upright instances out of `candidates` (dev "
+        "image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494); apart, the dev rows hold (image_map "
+        "0.748, miou_S 0.563, precision 0.957)."
     ),
     "rectify_candidates": (
-        "fits with fewer than `rectify_below_inliers` inliers (most inliers first, at most this "
-        "many per frame; 0 = off) get a second look: the object's region of the full-resolution "
-        "frame is warped back to the view's pose and matched with the upright template again. It "
-        "recovers objects turned by about 45 degrees, shrunk to a third or tilted by 50-60 degrees"
-        " (bench_rotation), at one XFeat forward of the rectified region each (a few to 20 ms). "
-        "Off by default: on the dev set it raised image_map 0.748 -> 0.755 and recall 0.25 -> 0.30"
-        " but lowered precision 0.955 -> 0.862 (config/pixret_rotation.yaml turns it on)."
+        "fits of a second-pass template or at a size far (0.6x) from their template's with fewer "
+        "than `rectify_below_inliers` inliers, and fits turned more than 20 degrees from their "
+        "template (most inliers first, at most this many per frame; 0 = off), get a second look: "
+        "the object's region of the full-resolution frame is warped back to the view's pose and "
+        "matched with the upright template again. It recovers objects turned by about 45 degrees "
+        "or shrunk to a third (bench_rotation), at one XFeat forward of the rectified region each "
+        "(a few to 20 ms). Other weak upright fits are not rectified: on the dev set's DAVIS "
+        "objects that lifted wrong fits over the acceptance"
+        " (precision 0.955 -> 0.862)."
     ),
-    "rectify_below_inliers": ("only fits weaker than this get the second look."),
+    "rectify_below_inliers": (
+        "only second-pass or off-size fits weaker than this get the second look."
+    ),
     "rectify_side": (
         "the rectified region's long side is at most about this (pixels): the largest upright "
         "template scale that fits is used. Larger is slower."
@@ -242,6 +256,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "trust_warp_inliers": (1, 100_000),
     "search_candidates": (0, 1000),
     "rectify_candidates": (0, 1000),
+    "second_candidates": (0, 1000),
     "rectify_below_inliers": (1, 100_000),
     "rectify_side": (1, 16_384),
     "search_score": (0.0, 1.0),

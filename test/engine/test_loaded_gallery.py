@@ -42,6 +42,22 @@ def test_candidates_rank_the_shown_instance_first() -> None:
     names = [loaded.instances[i].name for i in ranked]
     assert names[0] == "rocket_pad"
     assert len(ranked) <= CONFIG.candidates
+    assert all(v.primary for v in views)  # the second pass comes apart, after verification
     assert {v.instance for v in views} <= set(ranked)
     for instance in ranked:
         assert 0 < sum(v.instance == instance for v in views) <= CONFIG.views_per_candidate
+
+
+def test_second_pass_gives_the_turned_copies_of_a_turned_instance() -> None:
+    """Its own index votes for the copy near the object's angle; found instances are skipped."""
+    loaded = shared_retriever().loaded
+    shot = scene({"rocket_pad": similarity(0.9, 100.0, 150, 200)}, bg="camera")
+    feats = loaded.extractor.extract(working(shot.frame, CONFIG.working_size))
+    rocket = next(i for i, e in enumerate(loaded.instances) if e.name == "rocket_pad")
+    views = loaded.second_pass(feats, found=())
+    assert len({v.instance for v in views}) <= CONFIG.second_candidates
+    assert not any(v.primary for v in views)
+    mine = [v for v in views if v.instance == rocket]
+    assert mine
+    assert mine[0].rotation == 90.0, [(v.rotation, v.scale) for v in mine]  # its best-voted
+    assert all(v.instance != rocket for v in loaded.second_pass(feats, found={rocket}))

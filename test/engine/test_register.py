@@ -36,8 +36,13 @@ def test_scale_tags_come_from_the_parts_or_default_to_upright() -> None:
     keypoints = np.zeros((3, 2), np.float32)
     descriptors = np.zeros((3, 64), np.float16)
     template = ViewTemplate(0, 0, keypoints, descriptors, np.ones((2, 2), bool), ranks)
-    tagged = split_scales(template, np.array([[0.0, 0.5], [90.0, 1.0]], np.float32))
-    assert [(p.rotation, p.scale) for p in tagged] == [(0.0, 0.5), (90.0, 1.0)]
+    tagged = split_scales(template, np.array([[0.0, 0.5, 1.0], [90.0, 1.0, 0.0]], np.float32))
+    assert [(p.rotation, p.scale, p.primary) for p in tagged] == [
+        (0.0, 0.5, True),
+        (90.0, 1.0, False),
+    ]
+    old = split_scales(template, np.array([[0.0, 0.5], [90.0, 1.0]], np.float32))  # no flag
+    assert [(p.rotation, p.scale, p.primary) for p in old] == [(0.0, 0.5, True), (90.0, 1.0, False)]
     wrong = split_scales(template, np.zeros((3, 2), np.float32))  # three tags, two parts
     assert [(p.rotation, p.scale) for p in wrong] == [(0.0, 1.0), (0.0, 1.0)]
 
