@@ -32,10 +32,10 @@ class EngineConfig:
     index_keypoints: int = 256
     query_keypoints: int = 512
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
-    view_rotations: tuple[float, ...] = (0, 90, 180, 270)
+    view_rotations: tuple[float, ...] = (0,)
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
-    rectify_candidates: int = 2
-    second_candidates: int = 2
+    rectify_candidates: int = 0
+    second_candidates: int = 0
     rectify_below_inliers: int = 60
     rectify_side: int = 400
     view_max_side: int = 720

@@ -64,7 +64,8 @@ ENGINE_DOCS: dict[str, str] = {
         "fit is kept only where it is accepted. Why apart:"
         " in one index their random votes pushed upright instances out of `candidates` (dev "
         "image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494); apart, the dev rows hold (image_map "
-        "0.748, miou_S 0.563, precision 0.957)."
+        "0.748, miou_S 0.563, precision 0.957). Off by default (config/pixret_rotation.yaml "
+        "turns it on): with the rectified look it costs 2.2-2.5x the ms per frame."
     ),
     "rectify_candidates": (
         "fits of a second-pass template or at a size far (0.6x) from their template's with fewer "

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_scenes import make_gallery, object_view, scene, shared_retriever, similarity
+from engine_scenes import (
+    OBJECTS,
+    make_gallery,
+    object_view,
+    scene,
+    shared_retriever,
+    similarity,
+)
 
 from pixret_ros.engine import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor
 from pixret_ros.engine.loaded_gallery import LoadedGallery
 from pixret_ros.engine.resize import working
+from pixret_ros.settings.params_file import params_file_overrides
+
+REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = EngineConfig()
 
@@ -48,14 +58,18 @@ def test_candidates_rank_the_shown_instance_first() -> None:
         assert 0 < sum(v.instance == instance for v in views) <= CONFIG.views_per_candidate
 
 
-def test_second_pass_gives_the_turned_copies_of_a_turned_instance() -> None:
-    """Its own index votes for the copy near the object's angle; found instances are skipped."""
-    loaded = shared_retriever().loaded
+def test_second_pass_gives_the_turned_copies_of_a_turned_instance(tmp_path: Path) -> None:
+    """Its own index votes for the copy near the object's angle; found instances are skipped
+    (the second pass of the rotation profile, config/pixret_rotation.yaml)."""
+    rotation = EngineConfig(**params_file_overrides(REPO / "config" / "pixret_rotation.yaml"))  # type: ignore[arg-type]
+    gallery = make_gallery(tmp_path / "g", sorted(OBJECTS))
+    loaded = LoadedGallery(gallery, FeatureExtractor(rotation), rotation)
+    loaded.sync()
     shot = scene({"rocket_pad": similarity(0.9, 100.0, 150, 200)}, bg="camera")
     feats = loaded.extractor.extract(working(shot.frame, CONFIG.working_size))
     rocket = next(i for i, e in enumerate(loaded.instances) if e.name == "rocket_pad")
     views = loaded.second_pass(feats, found=())
-    assert len({v.instance for v in views}) <= CONFIG.second_candidates
+    assert len({v.instance for v in views}) <= rotation.second_candidates
     assert not any(v.primary for v in views)
     mine = [v for v in views if v.instance == rocket]
     assert mine

@@ -18,9 +18,12 @@ from engine_scenes import background, iou, photo, place, similarity
 
 from pixret_ros.engine import ConfigError, EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.orientation import rotated, to_view
+from pixret_ros.settings.params_file import params_file_overrides
 
 FRAME_SIZE = (640, 480)
-DEFAULTS = EngineConfig()  # rotation and scale coverage is on by default
+REPO = Path(__file__).resolve().parents[2]
+# The shipped rotation profile (config/pixret_rotation.yaml): rotation and scale coverage.
+ROTATION = EngineConfig(**params_file_overrides(REPO / "config" / "pixret_rotation.yaml"))  # type: ignore[arg-type]
 
 
 def _view() -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +43,7 @@ def _retriever() -> PixelRetriever:
     gallery.add("coffee", [view], [mask])
     cat = np.ascontiguousarray(photo("chelsea")[30:250, 100:340])
     gallery.add("cat", [cat])
-    retriever = PixelRetriever(gallery, DEFAULTS)
+    retriever = PixelRetriever(gallery, ROTATION)
     shutil.rmtree(folder, ignore_errors=True)  # everything needed is in memory now
     return retriever
 
