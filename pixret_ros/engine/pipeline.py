@@ -71,6 +71,10 @@ class PixelRetriever:
         """Forget the temporal state (the next frame is searched from scratch)."""
         self._tracker.reset()
 
+    def tracker_evidence(self) -> dict[int, dict[str, float]]:
+        """Stream mode: each track's evidence in the last frame, by instance (diagnosis only)."""
+        return {i: dict(e) for i, e in self._tracker.last_evidence.items()}
+
     def set_score_threshold(self, threshold: float) -> None:
         """Apply a live `score_threshold`: the one value `accepted` and the stream tracks read."""
         self.config = replace(self.config, score_threshold=threshold)

@@ -152,7 +152,7 @@ class Tracker:
         self._candidates: dict[int, _Candidate] = {}
         self._sightings: dict[int, Sighting] = {}
         self._frame = 0  # frames stepped since the reset
-        self.last_evidence: dict[int, tuple[float, float, float]] = {}  # for diagnosis
+        self.last_evidence: dict[int, dict[str, float]] = {}  # for diagnosis
 
     def reset(self) -> None:
         """Forget the stream: tracks, sightings, candidates, memory and the previous frame."""
@@ -216,6 +216,7 @@ class Tracker:
         """
         self.flow.advance(work)
         self._frame += 1
+        self.last_evidence = {}
         threshold = self.config.score_threshold
         alive: dict[int, Track] = {}
         if self.flow.cut:  # a new shot: nothing carries over (the memory stays: same stream)
@@ -291,7 +292,7 @@ class Tracker:
             confidence = max(fit.score, ANCHOR_DECAY * track.confidence)
             return Track(fit.mask, confidence, True, confidence, 0)  # noqa: FBT003
         residual = self.flow.residual(warped)
-        self.last_evidence[instance] = (-1.0, moved / max(previous, 1), residual)
+        self.last_evidence[instance] = {"ratio": moved / max(previous, 1), "residual": residual}
         if moved < max(MIN_AREA, LEAVING_SHARE * previous) or residual > FLOW_LOST:
             return None
         result = segment(
@@ -314,7 +315,13 @@ class Tracker:
             confidence = max(confidence, fit.score)
             verified, unverified = confidence, 0
         confidence = min(confidence, verified * self.config.track_decay**unverified)
-        self.last_evidence[instance] = (result.score, ratio, residual)
+        self.last_evidence[instance] = {
+            "appearance": result.score,
+            "ratio": ratio,
+            "residual": residual,
+            "consistency": consistency,
+            "unverified": unverified,
+        }
         if confidence < self.config.track_end:
             return None
         return Track(mask, confidence, False, verified, unverified)  # noqa: FBT003

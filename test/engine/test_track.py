@@ -101,6 +101,25 @@ def test_track_ends_when_the_object_leaves() -> None:
     assert all(value is not None and value >= 0.5 for t, value in result if t >= 16), result
 
 
+def test_a_corrected_track_reports_its_evidence() -> None:
+    # What tools/track_evidence.py reads: per track, the evidence of the latest frame only.
+    extractor, models = _models()
+    tracker = Tracker(EngineConfig(temporal=True))
+    for k, t in enumerate(range(FIRST, FIRST + 3)):
+        image, truth = _sky()[t]
+        fits = {0: Fit(truth, 0.9, exact=True)} if k == 0 else {}
+        tracker.step(image, extractor.extract(image), fits, lambda _: models)
+        evidence = tracker.last_evidence
+        if k == 0:  # a new track: nothing corrected yet
+            assert evidence == {}
+            continue
+        assert set(evidence) == {0}
+        assert set(evidence[0]) == {"appearance", "ratio", "residual", "consistency", "unverified"}
+        assert evidence[0]["unverified"] == k
+        assert 0.0 <= evidence[0]["consistency"] <= 1.0
+        assert 0.5 < evidence[0]["ratio"] < 2.0
+
+
 def test_reset_forgets_tracks_and_memory() -> None:
     extractor, models = _models()
     tracker = Tracker(EngineConfig(temporal=True))
