@@ -28,7 +28,7 @@ import numpy as np
 import psutil
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -233,7 +233,10 @@ class RosPeer:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node: Node = rclpy.create_node(f"pixret_test_{os.getpid()}", context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        # One thread: rclpy's MultiThreadedExecutor delayed callbacks by seconds under load
+        # (make bench-node), and a test peer's service answers went missing with it in CI
+        # (get_state, register_from_camera: no answer within 60-120 s).
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
