@@ -41,6 +41,7 @@ from pixret_ros.srv import ListInstances, RegisterInstance, RemoveInstance
 REPO = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO / "config" / "pixret.yaml"
 START_TIMEOUT = 120.0  # the engine loads torch and XFeat; the machine is shared
+_CLIENT_SETTLE_S = 1.0  # after a new client sees its service, for the server to match it back
 
 
 def dds_env() -> dict[str, str]:
@@ -241,6 +242,7 @@ class RosPeer:
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
         self._publishers: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}  # service name -> its client, matched once
         self._frame_count = 0
 
     def close(self) -> None:
@@ -281,18 +283,29 @@ class RosPeer:
         return received
 
     def call(self, srv_type: type, service: str, request: Any, timeout: float = 30.0) -> Any:
-        client = self.node.create_client(srv_type, service)
-        try:
+        """Call `service` once and return its answer (fail the test if none within `timeout`).
+
+        A client is created once per service and given a moment after the service appears:
+        wait_for_service only sees the request side, and a server that has not matched the
+        new client's response reader yet drops its answer (CI: "failed to send response
+        (timeout): client will not receive response" in the node's log, the test waiting 60 s).
+        """
+        client = self._clients.get(service)
+        if client is None:
+            client = self.node.create_client(srv_type, service)
             if not client.wait_for_service(timeout_sec=timeout):
+                self.node.destroy_client(client)
                 pytest.fail(f"service {service} not available within {timeout} s")
-            future = client.call_async(request)
-            done = threading.Event()
-            future.add_done_callback(lambda _: done.set())
-            if not done.wait(timeout):
-                pytest.fail(f"service {service} did not answer within {timeout} s")
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+            time.sleep(_CLIENT_SETTLE_S)
+            self._clients[service] = client
+        elif not client.wait_for_service(timeout_sec=timeout):
+            pytest.fail(f"service {service} not available within {timeout} s")
+        future = client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            pytest.fail(f"service {service} did not answer within {timeout} s")
+        return future.result()
 
     def register(
         self,
