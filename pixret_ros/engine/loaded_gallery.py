@@ -127,10 +127,9 @@ class LoadedGallery:
         """
         if not self._index.size:
             return [], []
-        view_votes = self._index.vote(feats.descriptors[: self.config.query_keypoints])
-        instance_of_view = self._instance_of_view[self._first_slots]
-        instance_votes = np.zeros(len(self.instances), dtype=np.int64)
-        np.add.at(instance_votes, instance_of_view, view_votes)
+        view_votes, instance_of_view, instance_votes = self._votes(
+            self._index, self._first_slots, feats
+        )
         order = np.argsort(-instance_votes, kind="stable")[: self.config.candidates]
         ranked = [int(i) for i in order if instance_votes[i] >= self.config.min_votes]
         return ranked, self._best_views(ranked, view_votes, instance_of_view, self._first_slots)
@@ -146,15 +145,22 @@ class LoadedGallery:
         """
         if not self.config.second_candidates or not self._second.size:
             return []
-        view_votes = self._second.vote(feats.descriptors[: self.config.query_keypoints])
-        instance_of_view = self._instance_of_view[self._second_slots]
-        votes = np.zeros(len(self.instances), dtype=np.int64)
-        np.add.at(votes, instance_of_view, view_votes)
+        view_votes, instance_of_view, votes = self._votes(self._second, self._second_slots, feats)
         order = np.argsort(-votes, kind="stable")
         picked = [
             int(i) for i in order if votes[i] >= self.config.min_votes and int(i) not in found
         ][: self.config.second_candidates]
         return self._best_views(picked, view_votes, instance_of_view, self._second_slots)
+
+    def _votes(
+        self, index: DescriptorIndex, slots: Int64, feats: Features
+    ) -> tuple[Int64, Int64, Int64]:
+        """One index's votes per view, the instance of each of its views, votes per instance."""
+        view_votes = index.vote(feats.descriptors[: self.config.query_keypoints])
+        instance_of_view = self._instance_of_view[slots]
+        instance_votes = np.zeros(len(self.instances), dtype=np.int64)
+        np.add.at(instance_votes, instance_of_view, view_votes)
+        return view_votes, instance_of_view, instance_votes
 
     def _best_views(
         self,

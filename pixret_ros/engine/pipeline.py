@@ -100,16 +100,15 @@ class PixelRetriever:
 
         t0 = time.perf_counter()
         found = verify(feats, pairs, self.config)
-        primary = dict(found)
-        second = self._second_pass(feats, found)
+        replaced = self._second_pass(feats, found)
         if self.config.rectify_candidates:
             rectify(found, frame, work.shape[:2], self._views_of, self.extractor, self.config)
-        for instance in second:  # unaccepted, a second-pass fit is noise: the primary stays
+        for instance, before in replaced.items():  # unaccepted, a second-pass fit is noise
             if not self._accepts(instance, found[instance][0]):
-                if instance in primary:
-                    found[instance] = primary[instance]
-                else:
+                if before is None:
                     del found[instance]
+                else:
+                    found[instance] = before  # the primary fit stays
         timings["localize"] = _lap(t0)
 
         t0 = time.perf_counter()
@@ -140,22 +139,27 @@ class PixelRetriever:
                 pairs.append(template)
         return ranked_instances, pairs
 
-    def _second_pass(self, feats: Features, found: Verified) -> set[int]:
+    def _second_pass(
+        self, feats: Features, found: Verified
+    ) -> dict[int, tuple[Localization, ViewTemplate] | None]:
         """Verify second-pass views of the instances that no primary fit accepted (a few).
 
         Second-pass views: turned copies, extra small scales. A second-pass fit replaces an
-        instance's primary fit where it has more inliers; returns those instances. The
-        caller keeps such a fit only if it is accepted (after the rectified look): on the
-        dev set the realtime profile lost image_map 0.738 -> 0.710 where weak second-pass
-        fits took the one segmentation slot from the true instance's primary fit.
+        instance's primary fit where it has more inliers; returns those instances, each with
+        the primary fit it replaced (None where there was none). The caller keeps such a fit
+        only if it is accepted (after the rectified look): on the dev set the realtime
+        profile lost image_map 0.738 -> 0.710 where weak second-pass fits took the one
+        segmentation slot from the true instance's primary fit.
         """
+        if not self.config.second_candidates:
+            return {}  # off (the default): no fit is scored or copied for it
         done = {i for i, (loc, _) in found.items() if self._accepts(i, loc)}
         views = self.loaded.second_pass(feats, done)
-        replaced = set()
+        replaced: dict[int, tuple[Localization, ViewTemplate] | None] = {}
         for instance, fit in verify(feats, views, self.config).items():
             if instance not in found or fit[0].inliers > found[instance][0].inliers:
+                replaced[instance] = found.get(instance)
                 found[instance] = fit
-                replaced.add(instance)
         return replaced
 
     def _accepts(self, instance: int, loc: Localization) -> bool:
