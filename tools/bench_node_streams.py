@@ -40,10 +40,11 @@ def streams_of(gt: GroundTruth, limit: int | None) -> dict[str, list[str]]:
     return {name: out[name] for name in names}
 
 
-def _rgb(folder: Path, frame: str) -> np.ndarray:
+def stream_frame(folder: Path, frame: str) -> np.ndarray:
+    """A stream frame (`<stream>/<name>` under `folder`/frames) as RGB uint8."""
     bgr = cv2.imread(str(folder / "frames" / frame), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise SystemExit(f"bench_node: cannot read {folder / 'frames' / frame}")
+        raise SystemExit(f"cannot read {folder / 'frames' / frame}")
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
@@ -62,7 +63,7 @@ def engine_alone(
     for stream, frames in streams.items():
         engine.reset_stream()
         for frame in tqdm(frames, desc=f"engine {stream}", leave=False):
-            rgb = _rgb(folder, frame)
+            rgb = stream_frame(folder, frame)
             start = time.perf_counter()
             detections = engine.process(rgb)
             times.append(time.perf_counter() - start)
@@ -90,7 +91,7 @@ def node_live(
     ious: dict[str, list[float]] = defaultdict(list)
     sent: list[tuple[int, int]] = []
     for stream, frames in streams.items():
-        messages: list[Image] = [to_image_msg(_rgb(folder, f), "rgb8") for f in frames]
+        messages: list[Image] = [to_image_msg(stream_frame(folder, f), "rgb8") for f in frames]
         ours: set[tuple[int, int]] = set()
         start = next_at = time.monotonic()
         for i, msg in enumerate(tqdm(messages, desc=f"node {stream}", leave=False)):

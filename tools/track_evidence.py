@@ -19,22 +19,19 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
+import bench_node_streams as streams
 import numpy as np
 
 from pixret_ros.engine import EngineConfig, PixelRetriever
 from pixret_ros.engine.gallery import Gallery
-from pixret_ros.evaluation.ground_truth import load_ground_truth
+from pixret_ros.evaluation.iou import mask_iou
 from pixret_ros.settings.params_file import parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from pixret_ros.evaluation.ground_truth import GroundTruth
 
 
 def roc_auc(values: Sequence[float], good: Sequence[bool]) -> float:
@@ -47,14 +44,6 @@ def roc_auc(values: Sequence[float], good: Sequence[bool]) -> float:
     return float(greater + 0.5 * ties)
 
 
-def _streams(gt: GroundTruth) -> dict[str, list[str]]:
-    """Frame names (`<stream>/<name>`) per stream, in time order."""
-    by_stream: dict[str, list[str]] = defaultdict(list)
-    for frame in sorted(gt.frames):
-        by_stream[frame.split("/", 1)[0]].append(frame)
-    return dict(by_stream)
-
-
 def collect(
     folder: Path, gallery: Path, config: EngineConfig, limit: int | None = None
 ) -> list[dict[str, float]]:
@@ -62,16 +51,13 @@ def collect(
 
     `limit`: only the first this many frames of each stream (a quick check).
     """
-    gt = load_ground_truth(folder / "gt.json", qualified=True)
+    gt = streams.load(folder)
     retriever = PixelRetriever(Gallery(gallery), config)
     rows: list[dict[str, float]] = []
-    for frames in _streams(gt).values():
+    for frames in streams.streams_of(gt, None).values():
         retriever.reset_stream()
         for frame in frames[:limit]:
-            image = cv2.imread(str(folder / "frames" / frame))
-            if image is None:
-                raise SystemExit(f"track_evidence: cannot read {folder / 'frames' / frame}")
-            rgb = np.ascontiguousarray(image[..., ::-1], np.uint8)
+            rgb = streams.stream_frame(folder, frame)
             truths = gt.masks(frame)
             detections = retriever.process(rgb)
             evidence = retriever.tracker_evidence()
@@ -81,13 +67,12 @@ def collect(
                     continue
                 truth = truths.get(detection.name, np.zeros(rgb.shape[:2], bool))
                 overlap = float(np.count_nonzero(detection.mask & truth))
-                union = max(float(np.count_nonzero(detection.mask | truth)), 1.0)
                 area = max(float(np.count_nonzero(detection.mask)), 1.0)
                 rows.append(
                     {
                         **evidence[instance],
                         "score": detection.score,
-                        "iou": overlap / union,
+                        "iou": mask_iou(detection.mask, truth),
                         "area": area / max(float(np.count_nonzero(truth)), 1.0),
                         "on_truth": overlap / area,
                     }
