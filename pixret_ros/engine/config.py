@@ -61,8 +61,9 @@ class EngineConfig:
     flow_preset: str = "fast"
     track_mask_prior: float = 2.0
     track_memory: float = 0.8
-    track_decay: float = 0.95
+    track_decay: float = 1.0
     track_end: float = 0.3
+    track_growth_limit: float = 1.0
     memory_size: int = 4
     memory_every: int = 5
     memory_confidence: float = 0.6
@@ -151,10 +152,10 @@ class EngineConfig:
                 raise ConfigError(
                     f"EngineConfig.{name}={value!r}: must be an integer >= 0 (0 turns it off)"
                 )
-        if not _is_real(self.track_mask_prior) or not 0.0 <= self.track_mask_prior <= 10.0:
-            raise ConfigError(
-                f"EngineConfig.track_mask_prior={self.track_mask_prior!r}: must be in [0, 10]"
-            )
+        for name in ("track_mask_prior", "track_growth_limit"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0.0 <= value <= 10.0:
+                raise ConfigError(f"EngineConfig.{name}={value!r}: must be in [0, 10]")
         for name in (
             "detection_threshold",
             "uniqueness_ratio",

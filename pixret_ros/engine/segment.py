@@ -93,6 +93,7 @@ class SegmentConfig:
     regrow: int = 0
     smooth_eps: float = 4.0
     mask_bonus: float = 0.5
+    mask_softness: float = 0.0
 
 
 DEFAULT_CONFIG = SegmentConfig()
@@ -197,6 +198,8 @@ def gather_evidence(
     if prior.mask is not None:
         crop = prior.mask[region.y0 : region.y1, region.x0 : region.x1].astype(np.float32)
         warped = cv2.resize(crop, region.size, interpolation=cv2.INTER_AREA)
+        if config.mask_softness > 0:
+            warped = cv2.GaussianBlur(warped, (0, 0), config.mask_softness)
         spatial = spatial + config.mask_bonus * (2 * warped - 1)
 
     ys, xs = np.mgrid[cy0:cy1, cx0:cx1]

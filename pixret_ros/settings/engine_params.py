@@ -160,11 +160,18 @@ ENGINE_DOCS: dict[str, str] = {
     "track_decay": (
         "per-frame factor of the cap on a track's confidence since a geometric fit last confirmed "
         "it (a fit scoring 0.95 stays published for ln(0.5/0.95)/ln(decay) frames: 64 at 0.99, 13 "
-        "at 0.95). Propagated masks drift, so this trades J against precision (the older a "
-        "propagated mask, the likelier IoU < 0.5). Stream set, 8 positive streams (J / precision):"
-        " 0.99 0.43 / 0.57, 0.97 0.27 / 0.84, 0.95 0.20 / 0.90 (stream mode off: 0.07 / 0.89). "
-        "0.95 keeps precision at the 0.9 that DESIGN asks of what the node publishes: a robot acts"
-        " on published masks."
+        "at 0.95); 1.0 turns it off. Age predicts drift less well than track_growth_limit does. "
+        "Stream set, 8 positive streams, with the growth limit at 1.0 (J / precision): 1.0 0.35 / "
+        "0.91, 0.99 0.26 / 0.87; before the growth limit existed 0.95 gave 0.20 / 0.90."
+    ),
+    "track_growth_limit": (
+        "unexplained growth at which a track's confidence cap reaches 0: |ln g|, where g is the "
+        "product since the last geometric confirmation of the corrected mask's area over the "
+        "flow-warped area (what the flow does not explain). A mask drifting onto the background "
+        "grows while the flow says the object did not. 0 turns the limit off. Stream set, 8 "
+        "positive streams (J / precision): 0.8 0.27 / 0.88, 1.0 0.35 / 0.91, 1.5 0.41 / 0.81, "
+        "2.0 0.45 / 0.78, off 0.51 / 0.72: 1.0 keeps precision at the 0.9 that DESIGN asks of "
+        "what the node publishes."
     ),
     "track_end": (
         "a track whose confidence falls below this ends (its mask is dropped). At or above "
@@ -227,6 +234,11 @@ SEGMENTER_DOCS: dict[str, str] = {
         "log-prior added inside a transferred prior mask (subtracted outside); stream tracks "
         "use track_mask_prior instead."
     ),
+    "mask_softness": (
+        "Gaussian sigma (working pixels) that softens a prior mask's edge before mask_bonus is "
+        "applied, so the frame's own edges decide the boundary near it (0: a hard step; "
+        "stream tracks always use 4)."
+    ),
     "regrow": (
         "passes that segment again around the previous pass's mask (for priors that cover only "
         "part of the object, e.g. a few inlier points): +0.03 mIoU from points alone, -0.05 from a"
@@ -266,6 +278,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "track_memory": (0.0, 1.0),
     "track_decay": (0.0, 1.0),
     "track_end": (0.0, 1.0),
+    "track_growth_limit": (0.0, 10.0),
     "memory_size": (0, 1000),
     "memory_every": (1, 100_000),
     "memory_confidence": (0.0, 1.0),
@@ -287,6 +300,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     f"{SEGMENTER}.regrow": (0, 100),
     f"{SEGMENTER}.smooth_eps": (0.001, 10_000.0),
     f"{SEGMENTER}.mask_bonus": (0.0, 100.0),
+    f"{SEGMENTER}.mask_softness": (0.0, 50.0),
 }
 _CONSTRAINTS = {
     "view_scales": "each scale in [0.05, 8], at least one",
