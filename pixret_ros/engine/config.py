@@ -67,7 +67,7 @@ class EngineConfig:
     memory_size: int = 4
     memory_every: int = 5
     memory_confidence: float = 0.6
-    redetect_confirm: int = 3
+    redetect_confirm: int = 0
     index_exact_limit: int = 4000
     index_nprobe: int = 8
     num_threads: int = 0

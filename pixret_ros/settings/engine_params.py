@@ -189,8 +189,10 @@ ENGINE_DOCS: dict[str, str] = {
     "redetect_confirm": (
         "stream mode: an instance the stream tracked and lost restarts its track from "
         "appearance-only finds (search with the stream memory) once this many consecutive frames "
-        "agree (0 = never; only geometry starts tracks then). Fewer re-finds sooner, more guards "
-        "against a look-alike taking the track over."
+        "agree (0 = never; only geometry starts tracks then). Off by default: on the stream set it "
+        "changed nothing (J 0.351, precision 0.910 with 3 or 0), while on the demo bag it "
+        "restarted the cameraman print on a grey text page after a scene cut (43 false frames, "
+        "precision 0.88 instead of 1.00)."
     ),
     "index_exact_limit": (
         "up to this many gallery descriptors the index is exact (one matrix product); beyond it an"

@@ -158,6 +158,29 @@ def test_memory_learns_only_from_verified_frames() -> None:
     assert len(tracker.memory.samples(0)) == 1
 
 
+def test_a_lost_instance_restarts_only_after_agreeing_appearance_finds() -> None:
+    # Re-detection by appearance (off by default): only an instance this stream tracked
+    # before (in its memory), only after `redetect_confirm` consecutive overlapping finds.
+    extractor, _ = _models()
+    tracker = Tracker(EngineConfig(temporal=True, redetect_confirm=2))
+    image, truth = _sky()[FIRST]
+    assert tracker.confirm(0, truth, 0.9) is None  # never tracked in this stream
+    dense = np.asarray(extractor.extract(image).dense)
+    tracker.memory.offer(0, frame_model(image, dense, truth))
+    assert tracker.lost() == [0]
+    assert tracker.confirm(0, truth, 0.9) is None  # one find is not enough
+    assert tracker.confirm(0, truth, 0.3) is None  # a weak find breaks the run
+    assert tracker.confirm(0, truth, 0.9) is None
+    tracker._frame += 1  # the next frame (step() advances it with the flow)
+    state = tracker.confirm(0, truth, 0.9)
+    assert state is not None
+    assert state.confidence == 0.9
+    assert tracker.lost() == []
+    off = Tracker(EngineConfig(temporal=True))
+    off.memory.offer(0, frame_model(image, dense, truth))
+    assert all(off.confirm(0, truth, 0.9) is None for _ in range(5))
+
+
 def test_reset_forgets_tracks_and_memory() -> None:
     extractor, models = _models()
     tracker = Tracker(EngineConfig(temporal=True))
