@@ -61,8 +61,8 @@ def test_engine_parameters_follow_engine_config() -> None:
         assert len(spec.description) > 10, f"{name}: description taken from EngineConfig docs"
     node_defaults = {spec.name: spec.default for spec in params.SPECS}
     assert node_defaults["score_threshold"] == EngineConfig().score_threshold
-    # Stream mode is off for now (tracks outlived their objects on the demo), as in the engine.
-    assert node_defaults["temporal"] is False
+    # The node's camera is a stream; the engine API's default serves single photos.
+    assert node_defaults["temporal"] is True
     assert EngineConfig().temporal is False
 
 
