@@ -36,6 +36,7 @@ class EngineConfig:
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
     rectify_candidates: int = 0
     second_candidates: int = 0
+    second_min_votes: int = 3
     rectify_below_inliers: int = 60
     rectify_side: int = 400
     view_max_side: int = 720
@@ -215,6 +216,7 @@ _POSITIVE_INTS = (
     "candidates",
     "views_per_candidate",
     "min_votes",
+    "second_min_votes",
     "ransac_iterations",
     "min_inliers",
     "rectify_below_inliers",

@@ -138,7 +138,8 @@ class LoadedGallery:
         """Best-voted second-pass views (turned copies, extra small scales) of a few instances.
 
         The `second_candidates` instances with most votes in the second-pass index, among
-        those not in `found` (instances the primary templates already found). Why a pass
+        those not in `found` (instances the primary templates already found) and with at
+        least `second_min_votes` votes (fewer: an absent instance's random votes). Why a pass
         of its own (dev set, tools/bench.py): in one index with the primary templates, the
         turned copies' random votes pushed true upright instances out of the `candidates`
         budget (image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494).
@@ -146,10 +147,11 @@ class LoadedGallery:
         if not self.config.second_candidates or not self._second.size:
             return []
         view_votes, instance_of_view, votes = self._votes(self._second, self._second_slots, feats)
+        least = max(self.config.min_votes, self.config.second_min_votes)
         order = np.argsort(-votes, kind="stable")
-        picked = [
-            int(i) for i in order if votes[i] >= self.config.min_votes and int(i) not in found
-        ][: self.config.second_candidates]
+        picked = [int(i) for i in order if votes[i] >= least and int(i) not in found][
+            : self.config.second_candidates
+        ]
         return self._best_views(picked, view_votes, instance_of_view, self._second_slots)
 
     def _votes(

@@ -67,6 +67,13 @@ ENGINE_DOCS: dict[str, str] = {
         "0.748, miou_S 0.563, precision 0.957). Off by default (config/pixret_rotation.yaml "
         "turns it on): with the rectified look it costs 2.2-2.5x the ms per frame."
     ),
+    "second_min_votes": (
+        "an instance is verified with its second-pass templates only where they collect at "
+        "least this many votes (and `min_votes`). Why: on the 50-instance dev frames every "
+        "second-pass fit was random consensus of an absent instance (8-19 inliers, never "
+        "accepted) from fewer than 30 votes, and its rectified look was most of the profile's "
+        "cost; objects that the second pass found in bench_rotation had 44 votes or more."
+    ),
     "rectify_candidates": (
         "fits of a second-pass template or at a size far (0.6x) from their template's with fewer "
         "than `rectify_below_inliers` inliers, and fits turned more than 20 degrees from their "
@@ -272,6 +279,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "search_candidates": (0, 1000),
     "rectify_candidates": (0, 1000),
     "second_candidates": (0, 1000),
+    "second_min_votes": (1, 100_000),
     "rectify_below_inliers": (1, 100_000),
     "rectify_side": (1, 16_384),
     "search_score": (0.0, 1.0),
