@@ -10,18 +10,23 @@ memory's), and keeps a confidence of its own, so presence is decided from tempor
   mask wins: it is exact where a homography holds) and lifts the confidence to its score;
 - otherwise the confidence relaxes towards this frame's evidence: the appearance agreement
   of the corrected mask or its agreement with the flow (whichever is higher), damped when
-  the mask's area jumps; and it is capped by a decay since the last verification, because
-  drift, not boundary accuracy, is what defeats propagation (measured on the stream set:
-  the share of tracked masks with IoU > 0.5 falls from 0.9 in the first 5 frames after a
-  fit to 0.3 after 20-40 frames and 0.1 beyond);
+  the mask's area jumps; and it is capped by the mask's growth since the last verification
+  that the flow does not explain (`track_growth_limit`; optionally also by a per-frame
+  `track_decay`), because drift, not boundary accuracy, is what defeats propagation, and a
+  drifting mask grows onto the background (or loses the object) while the flow says the
+  object kept its size: that predicts IoU <= 0.5 better than the mask's age does
+  (tools/track_evidence.py on the stream set: AUC 0.84 against 0.77);
+- the stream memory learns only from verified frames (a fit or a confirmed re-detection set
+  the mask), never from merely propagated ones, so a drift cannot teach it the background;
 - a scene cut (the flow explains nothing of the frame) ends every track;
 - the track is published while its confidence is at least `score_threshold` and ends (no
   ghost mask is kept) when the confidence falls below `track_end`, when the flow carries
   the mask out of the frame, or when it shrinks to nothing.
 
-Appearance-only finds of an instance this stream already tracked restart its track once they
-agree over `redetect_confirm` consecutive frames; an instance never verified in the stream
-never starts a track by appearance (that is what keeps the negative streams clean).
+Appearance-only finds of an instance this stream already tracked may restart its track once
+they agree over `redetect_confirm` consecutive frames (off by default); an instance never
+verified in the stream never starts a track by appearance (that keeps the negative streams
+clean).
 
 The tracker also remembers the previous frame's accepted detections (`Sighting`s), because
 an object found in one frame is almost surely near there in the next: (a) between full
