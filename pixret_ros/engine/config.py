@@ -38,6 +38,7 @@ class EngineConfig:
     second_candidates: int = 0
     second_min_votes: int = 3
     rectify_below_inliers: int = 60
+    rectify_min_votes: int = 0
     rectify_side: int = 400
     view_max_side: int = 720
     detection_threshold: float = 0.05
@@ -144,6 +145,7 @@ class EngineConfig:
         for name in (
             "search_candidates",
             "rectify_candidates",
+            "rectify_min_votes",
             "second_candidates",
             "memory_size",
             "redetect_confirm",

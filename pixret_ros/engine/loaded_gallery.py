@@ -119,20 +119,21 @@ class LoadedGallery:
         for index, slots in ((self._index, self._first_slots), (self._second, self._second_slots)):
             index.update([parts[s] for s in slots], self._instance_of_view[slots])
 
-    def candidates(self, feats: Features) -> tuple[list[int], list[ViewTemplate]]:
-        """Instances by votes (those with enough) and the views to verify: their best-voted.
+    def candidates(self, feats: Features) -> tuple[list[int], list[ViewTemplate], Int64]:
+        """Instances by votes (those with enough), their best-voted views, every one's votes.
 
         Only the primary templates (upright, at `view_scales`) vote here; `second_pass`
         gives the others' views once these are verified.
         """
         if not self._index.size:
-            return [], []
+            return [], [], np.zeros(len(self.instances), dtype=np.int64)
         view_votes, instance_of_view, instance_votes = self._votes(
             self._index, self._first_slots, feats
         )
         order = np.argsort(-instance_votes, kind="stable")[: self.config.candidates]
         ranked = [int(i) for i in order if instance_votes[i] >= self.config.min_votes]
-        return ranked, self._best_views(ranked, view_votes, instance_of_view, self._first_slots)
+        views = self._best_views(ranked, view_votes, instance_of_view, self._first_slots)
+        return ranked, views, instance_votes
 
     def second_pass(self, feats: Features, found: Collection[int]) -> list[ViewTemplate]:
         """Best-voted second-pass views (turned copies, extra small scales) of a few instances.

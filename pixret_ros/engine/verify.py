@@ -15,7 +15,7 @@ from pixret_ros.engine.localize import localize, scaled
 from pixret_ros.engine.orientation import Rectifier, off_scale, off_template
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     from pixret_ros.engine.config import EngineConfig
     from pixret_ros.engine.features import FeatureExtractor, Features
@@ -59,6 +59,7 @@ def rectify(  # noqa: PLR0917 (one call site; the names say what each is)
     views_of: Callable[[int], Sequence[ViewTemplate]],
     extractor: FeatureExtractor,
     config: EngineConfig,
+    plausible: Collection[int] | None = None,
 ) -> None:
     """Replace weak fits by their rectified refit where it has more inliers (orientation.py).
 
@@ -70,7 +71,8 @@ def rectify(  # noqa: PLR0917 (one call site; the names say what each is)
     dev set's DAVIS objects rectifying them lifted wrong fits over the acceptance (precision
     0.955 -> 0.862).
     `frame` is the full-resolution frame, `work_shape` the working frame's (height, width),
-    `views_of` the templates of an instance.
+    `views_of` the templates of an instance, `plausible` the instances whose weak fits of a
+    primary template may be looked at (None: all; the pipeline's `rectify_min_votes` gate).
 
     The refit is in working-frame pixels like every other fit, and names the upright
     template it matched (its view's mask is the same).
@@ -79,11 +81,7 @@ def rectify(  # noqa: PLR0917 (one call site; the names say what each is)
     weak = [
         i
         for i, (loc, template) in found.items()
-        if off_template(loc.transform, template.rotation)
-        or (
-            loc.inliers < config.rectify_below_inliers
-            and (not template.primary or off_scale(loc.transform, template.scale))
-        )
+        if looks_at(loc, template, config, plausible=plausible is None or i in plausible)
     ]
     weak.sort(key=lambda i: -found[i][0].inliers)
     for instance in weak[: config.rectify_candidates]:
@@ -109,6 +107,21 @@ def rectify(  # noqa: PLR0917 (one call site; the names say what each is)
             frame_points=(refit.frame_points / np.array([sx, sy], np.float32)).astype(np.float32),
         )
         found[instance] = (better, uprights[chosen])
+
+
+def looks_at(
+    loc: Localization, template: ViewTemplate, config: EngineConfig, *, plausible: bool
+) -> bool:
+    """True where a fit is weak enough for a rectified look (see `rectify`).
+
+    A weak fit of a primary template only where its instance is `plausible`; second-pass
+    fits are gated before they are made (`second_min_votes`).
+    """
+    weak = off_template(loc.transform, template.rotation) or (
+        loc.inliers < config.rectify_below_inliers
+        and (not template.primary or off_scale(loc.transform, template.scale))
+    )
+    return weak and (plausible or not template.primary)
 
 
 def improves(coarse: Localization, refit: Localization, config: EngineConfig) -> bool:

@@ -90,6 +90,15 @@ ENGINE_DOCS: dict[str, str] = {
     "rectify_below_inliers": (
         "only second-pass or off-size fits weaker than this get the second look."
     ),
+    "rectify_min_votes": (
+        "a weak fit of a primary (upright, `view_scales`) template gets the second look only "
+        "where its instance has at least this many votes or its fit is accepted already (0 = "
+        "every such fit). Why: on the 50-instance dev frames (realtime and rotation profiles) "
+        "41 of 42 such looks went to absent instances' fits, 37 of the 40 on unaccepted fits "
+        "with fewer than 30 votes (one made a false detection), while every useful one in "
+        "bench_rotation had 33 votes or more (realtime; 14 with the defaults, which verify "
+        "more candidates). The realtime profile sets 30: dev looks 47 -> 12 per 84 frames."
+    ),
     "rectify_side": (
         "the rectified region's long side is at most about this (pixels): the largest upright "
         "template scale that fits is used. Larger is slower."
@@ -283,6 +292,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "second_candidates": (0, 1000),
     "second_min_votes": (1, 100_000),
     "rectify_below_inliers": (1, 100_000),
+    "rectify_min_votes": (0, 100_000),
     "rectify_side": (1, 16_384),
     "search_score": (0.0, 1.0),
     "redetect_every": (1, 100_000),

@@ -48,10 +48,12 @@ def test_candidates_rank_the_shown_instance_first() -> None:
     loaded = shared_retriever().loaded
     shot = scene({"rocket_pad": similarity(0.9, -6.0, 150, 200)}, bg="camera")
     feats = loaded.extractor.extract(working(shot.frame, CONFIG.working_size))
-    ranked, views = loaded.candidates(feats)
+    ranked, views, votes = loaded.candidates(feats)
     names = [loaded.instances[i].name for i in ranked]
     assert names[0] == "rocket_pad"
     assert len(ranked) <= CONFIG.candidates
+    assert votes.shape == (len(loaded.instances),)
+    assert votes[ranked[0]] == votes.max()
     assert all(v.primary for v in views)  # the second pass comes apart, after verification
     assert {v.instance for v in views} <= set(ranked)
     for instance in ranked:

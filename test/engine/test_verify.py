@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from engine_scenes import scene, shared_retriever, similarity
 
@@ -9,7 +11,7 @@ from pixret_ros.engine import EngineConfig
 from pixret_ros.engine.localize import Localization
 from pixret_ros.engine.resize import working
 from pixret_ros.engine.types import ViewTemplate
-from pixret_ros.engine.verify import improves, turned_away, verify
+from pixret_ros.engine.verify import improves, looks_at, turned_away, verify
 
 CONFIG = EngineConfig()
 
@@ -23,7 +25,7 @@ def test_each_candidate_keeps_its_best_view_fit() -> None:
     retriever = shared_retriever()
     shot = scene({"cat_face": similarity(1.0, 10.0, 260, 140)})
     feats = retriever.extractor.extract(working(shot.frame, CONFIG.working_size))
-    ranked, pairs = retriever.loaded.candidates(feats)
+    ranked, pairs, _ = retriever.loaded.candidates(feats)
     cat = retriever.names.index("cat_face")
     assert ranked[0] == cat
     found = verify(feats, pairs, CONFIG)
@@ -59,3 +61,20 @@ def test_a_turned_copy_only_explains_fits_near_its_angle() -> None:
     assert not turned_away(similarity(1.0, 45.0, 0, 0), template)
     assert turned_away(similarity(1.0, 0.0, 0, 0), template)
     assert turned_away(similarity(1.0, 200.0, 0, 0), template)
+
+
+def _template(rotation: float, *, primary: bool) -> ViewTemplate:
+    return ViewTemplate(
+        0, 0, np.zeros((0, 2), np.float32), np.zeros((0, 64), np.float16),
+        np.ones((2, 2), bool), np.zeros(0, np.int32), rotation=rotation, primary=primary,
+    )  # fmt: skip
+
+
+def test_an_implausible_upright_fit_gets_no_look() -> None:
+    """The `rectify_min_votes` gate (pipeline) skips weak primary fits only."""
+    turned = replace(_fit(10, planar=True), transform=similarity(1.0, 45.0, 0, 0))
+    upright, copy = _template(0.0, primary=True), _template(0.0, primary=False)
+    assert looks_at(turned, upright, CONFIG, plausible=True)
+    assert not looks_at(turned, upright, CONFIG, plausible=False)
+    assert looks_at(turned, copy, CONFIG, plausible=False)  # `second_min_votes` gates these
+    assert not looks_at(_fit(10, planar=True), upright, CONFIG, plausible=True)  # not weak
