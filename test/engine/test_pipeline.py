@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from pixret_ros.engine import (
     label_image,
 )
 from pixret_ros.engine.gallery import View
+from pixret_ros.engine.resize import working
+from pixret_ros.engine.verify import verify
 
 
 def test_right_instance_ranks_first_among_distractors() -> None:
@@ -177,6 +180,7 @@ def test_bad_frames_raise_frame_error(frame: np.ndarray, match: str) -> None:
         ("temporal", "yes", "temporal='yes'"),
         ("min_votes", 2.5, "min_votes=2.5"),
         ("search_candidates", -1, r"search_candidates=-1.*>= 0"),
+        ("rectify_min_votes", -1, r"rectify_min_votes=-1.*>= 0"),
         ("search_score", 2.0, r"search_score=2.0.*\[0, 1\]"),
         ("flow_preset", "slow", "flow_preset='slow'"),
         ("track_decay", 1.5, r"track_decay=1.5.*\[0, 1\]"),
@@ -226,3 +230,23 @@ def test_a_live_score_threshold_reaches_accepted(tmp_path: Path) -> None:
     assert not again.accepted
     with pytest.raises(ConfigError):
         retriever.set_score_threshold(1.5)
+
+
+def test_rectify_min_votes_keeps_voted_or_accepted_instances() -> None:
+    """Weak upright fits of other instances get no rectified look (realtime profile gate)."""
+    retriever = shared_retriever()
+    shot = scene({"cat_face": similarity(1.0, 10.0, 260, 140)})
+    feats = retriever.extractor.extract(working(shot.frame, retriever.config.working_size))
+    _, pairs, votes = retriever.loaded.candidates(feats)
+    found = verify(feats, pairs, retriever.config)
+    cat = retriever.names.index("cat_face")
+    assert retriever._plausible(found, votes) is None  # 0 (the default): every instance
+    original = retriever.config
+    try:
+        retriever.config = replace(original, rectify_min_votes=int(votes.max()) + 1)
+        assert retriever._plausible(found, votes) == {cat}  # accepted, though under the votes
+        retriever.config = replace(original, rectify_min_votes=1)
+        assert retriever._plausible(found, votes) == {i for i in found if votes[i] >= 1}
+        assert retriever._plausible(found, None) is None  # a stream frame without votes
+    finally:
+        retriever.config = original
