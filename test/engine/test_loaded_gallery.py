@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from engine_scenes import (
@@ -77,3 +78,6 @@ def test_second_pass_gives_the_turned_copies_of_a_turned_instance(tmp_path: Path
     assert mine
     assert mine[0].rotation == 90.0, [(v.rotation, v.scale) for v in mine]  # its best-voted
     assert all(v.instance != rocket for v in loaded.second_pass(feats, found={rocket}))
+    # `second_min_votes`: an instance with fewer second-pass votes than that gets no views.
+    loaded.config = replace(rotation, second_min_votes=100_000)
+    assert loaded.second_pass(feats, found=()) == []
