@@ -70,6 +70,9 @@ class EngineConfig:
     memory_every: int = 5
     memory_confidence: float = 0.6
     redetect_confirm: int = 0
+    auto_enroll: bool = False
+    auto_enroll_views: int = 4
+    auto_enroll_novelty: float = 0.7
     index_exact_limit: int = 4000
     index_nprobe: int = 8
     num_threads: int = 0
@@ -91,7 +94,7 @@ class EngineConfig:
                 f"EngineConfig.flow_preset={self.flow_preset!r}: must be one of "
                 "'ultrafast', 'fast', 'medium'"
             )
-        for name in ("calibrate", "segment", "temporal"):
+        for name in ("calibrate", "segment", "temporal", "auto_enroll"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
         self._check_segmenter()
@@ -168,6 +171,7 @@ class EngineConfig:
             "track_decay",
             "track_end",
             "memory_confidence",
+            "auto_enroll_novelty",
         ):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value <= 1.0:
@@ -228,6 +232,7 @@ _POSITIVE_INTS = (
     "trust_warp_inliers",
     "redetect_every",
     "memory_every",
+    "auto_enroll_views",
     "index_exact_limit",
     "index_nprobe",
 )

@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from pixret_ros.engine.auto_enroll import Enroller
 from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor, check_rgb
 from pixret_ros.engine.loaded_gallery import LoadedGallery
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
     from pixret_ros.engine.appearance import AppearanceModel
+    from pixret_ros.engine.auto_enroll import Enrollment
     from pixret_ros.engine.features import Features
     from pixret_ros.engine.localize import Localization
     from pixret_ros.engine.register import InstanceEntry
@@ -54,6 +56,7 @@ class PixelRetriever:
         self.last_timings: dict[str, float] = {}
         self.loaded = LoadedGallery(gallery, self.extractor, self.config)
         self._tracker = Tracker(self.config)
+        self._enroller = Enroller(self.config)
         self.sync()
 
     # ---------------------------------------------------------------- gallery
@@ -61,6 +64,7 @@ class PixelRetriever:
         """Reload the gallery if it changed on disk (cheap when not); True if it reloaded."""
         if not self.loaded.sync():
             return False
+        self._enroller.gallery_loaded()
         self.reset_stream()  # instance numbers may have changed
         return True
 
@@ -81,6 +85,10 @@ class PixelRetriever:
     def tracker_evidence(self) -> dict[int, dict[str, float]]:
         """Stream mode: each track's evidence in the last frame, by instance (diagnosis only)."""
         return {i: dict(e) for i, e in self._tracker.last_evidence.items()}
+
+    def take_enrollments(self) -> list[Enrollment]:
+        """auto_enroll: views proposed since the last call, for the gallery's owner to add."""
+        return self._enroller.take()
 
     def set_score_threshold(self, threshold: float) -> None:
         """Apply a live `score_threshold`: the one value `accepted` and the stream tracks read."""
@@ -321,6 +329,16 @@ class PixelRetriever:
                 accepted=track.confidence >= threshold,
                 tracked=True,
             )
+            sample = self._tracker.learned.get(instance)
+            if sample is not None:
+                self._enroller.offer(
+                    entry.name,
+                    frame,
+                    mask,
+                    sample,
+                    entry.appearance,
+                    len({view.view_index for view in entry.views}),
+                )
         return list(by_name.values())
 
     def _models_of(self, instance: int) -> list[AppearanceModel]:

@@ -80,20 +80,21 @@ class StreamMemory:
         """The instance's samples, oldest first (empty if never tracked)."""
         return list(self._samples.get(instance, []))
 
-    def offer(self, instance: int, model: AppearanceModel | None) -> None:
-        """A confident frame's model; kept if `every` frames passed since the last one.
+    def offer(self, instance: int, model: AppearanceModel | None) -> bool:
+        """A confident frame's model; kept (True) if `every` frames passed since the last one.
 
         When full, the middle sample is dropped, so the memory keeps the stream's first pose,
         its latest ones and some in between instead of only its last seconds.
         """
         if model is None or self.size == 0:
-            return
+            return False
         since = self._since.get(instance, self.every)
         if since < self.every:
             self._since[instance] = since + 1
-            return
+            return False
         kept = self._samples.setdefault(instance, [])
         kept.append(model)
         if len(kept) > self.size:
             del kept[1 + (len(kept) - 2) // 2]
         self._since[instance] = 1
+        return True

@@ -170,6 +170,7 @@ class Tracker:
         self._sightings: dict[int, Sighting] = {}
         self._frame = 0  # frames stepped since the reset
         self.last_evidence: dict[int, dict[str, float]] = {}  # for diagnosis
+        self.learned: dict[int, AppearanceModel] = {}  # samples the memory kept this frame
 
     def reset(self) -> None:
         """Forget the stream: tracks, sightings, candidates, memory and the previous frame."""
@@ -178,6 +179,7 @@ class Tracker:
         self._tracks = {}
         self._sightings = {}
         self._candidates = {}
+        self.learned = {}
         self._frame = 0
 
     @property
@@ -233,7 +235,7 @@ class Tracker:
         """
         self.flow.advance(work)
         self._frame += 1
-        self.last_evidence = {}
+        self.last_evidence, self.learned = {}, {}
         threshold = self.config.score_threshold
         alive: dict[int, Track] = {}
         if self.flow.cut:  # a new shot: nothing carries over (the memory stays: same stream)
@@ -247,7 +249,9 @@ class Tracker:
                 alive[instance] = Track(fit.mask, fit.score, fit.exact, fit.score, 0)
         for instance, state in alive.items():
             if state.confidence >= self.config.memory_confidence and state.unverified == 0:
-                self.memory.offer(instance, frame_model(work, np.asarray(feats.dense), state.mask))
+                sample = frame_model(work, np.asarray(feats.dense), state.mask)
+                if sample is not None and self.memory.offer(instance, sample):
+                    self.learned[instance] = sample
         self._tracks = alive
         self._candidates = {i: c for i, c in self._candidates.items() if i not in alive}
         return dict(alive)

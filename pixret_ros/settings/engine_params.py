@@ -212,6 +212,21 @@ ENGINE_DOCS: dict[str, str] = {
         "restarted the cameraman print on a grey text page after a scene cut (43 false frames, "
         "precision 0.88 instead of 1.00)."
     ),
+    "auto_enroll": (
+        "stream mode: propose a verified view of a tracked instance that is far from all its "
+        "views as a new gallery view; the node adds it to the gallery (persists; off by "
+        "default: a wrong view, once enrolled, makes false detections likelier in every later "
+        "stream; README 'auto_enroll')."
+    ),
+    "auto_enroll_views": (
+        "auto_enroll adds views only to instances with fewer views than this (registered ones "
+        "included)."
+    ),
+    "auto_enroll_novelty": (
+        "auto_enroll: share of the sample's object cells no known view resembles (cosine < 0.8) "
+        "needed to enroll it (on the stream set: frames next to the registered one 0.07-0.64, "
+        "the soapbox turned and 5x closer 0.91)."
+    ),
     "index_exact_limit": (
         "up to this many gallery descriptors the index is exact (one matrix product); beyond it an"
         " inverted-file index keeps the search cost sub-linear. At 4000 (the dev gallery then uses"
@@ -305,6 +320,8 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "memory_every": (1, 100_000),
     "memory_confidence": (0.0, 1.0),
     "redetect_confirm": (0, 1000),
+    "auto_enroll_views": (1, 1000),
+    "auto_enroll_novelty": (0.0, 1.0),
     "index_exact_limit": (1, 1_000_000_000),
     "index_nprobe": (1, 100_000),
     "num_threads": (-1024, 1024),
