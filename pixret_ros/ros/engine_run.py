@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from std_msgs.msg import Header
 
     from pixret_ros.engine import Gallery, PixelRetriever
+    from pixret_ros.engine.auto_enroll import Enrollment
     from pixret_ros.engine.types import Detection, RGBImage
     from pixret_ros.ros.params import NodeSettings
 
@@ -176,8 +177,11 @@ class EngineRun:
                 self._reset_stream_locked(new_stream)
             detections = self._retriever.process(frame)
             engine_ms = self._retriever.last_timings.get("total", math.nan)
+            enrollments = self._retriever.take_enrollments()
         published = [d for d in detections if d.accepted][: settings.max_detections]
         self._publish(msg.header, frame, published, settings.publish_markers)
+        for enrollment in enrollments:
+            self._enroll(enrollment)
         now = self._node.get_clock().now().nanoseconds
         self.stats.processed(
             latency_ms=(time.monotonic() - received) * 1e3,
@@ -197,6 +201,16 @@ class EngineRun:
             labels = label_image(kept, (frame.shape[0], frame.shape[1]))
             mask.publish(to_image_msg(labels, "mono16", header))
         self.debug.publish(lambda: to_image_msg(overlay(frame, kept), "rgb8", header))
+
+    def _enroll(self, enrollment: Enrollment) -> None:
+        """auto_enroll: add a view the stream taught (the next gallery sync loads it)."""
+        name = enrollment.name
+        try:
+            views = self._writer.add(name, [enrollment.image], [enrollment.mask])
+        except (PixretError, OSError) as err:  # the gallery stays as it was (add is atomic)
+            self._node.get_logger().warning(f"auto_enroll: view of {name!r} not added: {err}")
+            return
+        self._node.get_logger().info(f"auto_enroll: added a view of {name!r} (now {views} views)")
 
     def _show_learned(self, image: RGBImage, msg: Frame) -> None:
         """~/debug_image of what ~/register_from_camera learned (while it is on)."""
