@@ -61,11 +61,19 @@ class PixelRetriever:
 
     # ---------------------------------------------------------------- gallery
     def sync(self) -> bool:
-        """Reload the gallery if it changed on disk (cheap when not); True if it reloaded."""
+        """Reload the gallery if it changed on disk (cheap when not); True if it reloaded.
+
+        The stream state is kept when every instance kept its number (views added, as by
+        auto_enroll, or an instance added after the others): a registration mid-stream must
+        not end the tracks. When numbers moved (an instance removed, or one sorting before
+        others added) the stream state is reset, since it is keyed by number.
+        """
+        before = self.names
         if not self.loaded.sync():
             return False
         self._enroller.gallery_loaded()
-        self.reset_stream()  # instance numbers may have changed
+        if self.names[: len(before)] != before:
+            self.reset_stream()
         return True
 
     @property

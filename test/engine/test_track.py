@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from engine_scenes import background, iou, make_gallery, scene, similarity
+from engine_scenes import background, iou, make_gallery, object_view, scene, similarity
 
 from pixret_ros.demo import build, photos, scenes, shots
 from pixret_ros.engine import EngineConfig, PixelRetriever
@@ -282,3 +282,25 @@ def test_reset_stream_forgets(tmp_path: Path) -> None:
     stream.process(image)
     stream.reset_stream()
     assert stream.process(image)[0].score == first
+
+
+def test_a_registration_mid_stream_keeps_the_tracks_unless_numbers_move(tmp_path: Path) -> None:
+    # A robot's node syncs registrations between frames: one more instance (or view) must
+    # not end what it is following; a removal renumbers the instances, so the state goes.
+    gallery = make_gallery(tmp_path / "g", ["cat_face", "coffee_cup"])
+    stream = PixelRetriever(gallery, EngineConfig(temporal=True))
+    frames = _cat_sequence()
+    for image, _ in frames[:2]:
+        stream.process(image)
+    assert set(stream._tracker.tracks) == {0}
+    view, mask = object_view("rocket_pad")
+    gallery.add("rocket_pad", [view], [mask])  # sorts last: no number moves
+    assert stream.sync()
+    assert set(stream._tracker.tracks) == {0}
+    image, truth = frames[2]
+    cat = next(d for d in stream.process(image) if d.name == "cat_face")
+    assert cat.accepted
+    assert iou(cat.mask, truth) > 0.8
+    gallery.remove("coffee_cup")  # rocket_pad moves from 2 to 1
+    assert stream.sync()
+    assert stream._tracker.tracks == {}
