@@ -151,7 +151,7 @@ def test_a_track_verified_just_above_the_threshold_has_room_to_grow() -> None:
     # pushed the confidence under the threshold while the masks were right.
     extractor, models = _models()
     config = EngineConfig(temporal=True)
-    assert CAP_BASE_FLOOR > config.score_threshold + 0.1
+    assert config.score_threshold + 0.1 < CAP_BASE_FLOOR
     tracker = Tracker(config)
     confidences = []
     for k, t in enumerate(range(FIRST, FIRST + 6)):
