@@ -63,10 +63,11 @@ class PixelRetriever:
     def sync(self) -> bool:
         """Reload the gallery if it changed on disk (cheap when not); True if it reloaded.
 
-        The stream state is kept when every instance kept its number (views added, as by
+        The tracks are kept when every instance kept its number (views added, as by
         auto_enroll, or an instance added after the others): a registration mid-stream must
-        not end the tracks. When numbers moved (an instance removed, or one sorting before
-        others added) the stream state is reset, since it is keyed by number.
+        not end them. When numbers moved (an instance removed, or one sorting before others
+        added) the stream state is reset, since it is keyed by number. The sightings go
+        either way: they name views by slot, and an added view moves the slots after it.
         """
         before = self.names
         if not self.loaded.sync():
@@ -74,6 +75,8 @@ class PixelRetriever:
         self._enroller.gallery_loaded()
         if self.names[: len(before)] != before:
             self.reset_stream()
+        else:
+            self._tracker.forget_sightings()
         return True
 
     @property

@@ -222,6 +222,15 @@ class Tracker:
         """Record this frame's accepted detections (read by the next frame)."""
         self._sightings = {s.instance: s for s in accepted} if self.config.temporal else {}
 
+    def forget_sightings(self) -> None:
+        """Drop the previous frame's sightings (tracks and memory stay).
+
+        A gallery reload may move view slots (a view added to one instance shifts the slots
+        of the instances after it), and a sighting names its view by slot: the next frame
+        then searches the whole gallery instead of verifying a stale slot.
+        """
+        self._sightings = {}
+
     @property
     def tracks(self) -> dict[int, Track]:
         """Live tracks by instance number."""
