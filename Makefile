@@ -38,12 +38,13 @@ setup: $(STAMP_PY)  ## create .venv, build the interfaces, install pixret_ros in
 	@$(TEST_ENV) $(VPY) -c 'import pixret_ros.msg, pixret_ros.srv, pixret_ros.engine, rclpy' \
 		&& echo "setup: ok ($(VENV): rclpy, pixret_ros.msg/srv and pixret_ros.engine import)"
 
-$(STAMP_DEPS): requirements/venv.txt requirements/runtime.txt
+$(STAMP_DEPS): requirements/venv.txt requirements/runtime.txt tools/install_person_model.py
 	@echo "setup: creating $(VENV) with the pins of requirements/ (about 2 minutes)"
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install --disable-pip-version-check -r requirements/venv.txt \
 		> $(VENV)/pip-install.log 2>&1 \
 		|| { grep -v "is ignored" $(VENV)/pip-install.log | tail -30; exit 1; }
+	@$(VPY) tools/install_person_model.py
 	@touch $@
 
 $(STAMP_IFACE): $(STAMP_DEPS) $(IFACE_SOURCES)

