@@ -28,6 +28,7 @@ from pixret_ros.engine.segment import SegmentPrior, segment
 from pixret_ros.engine.track import Fit, Sighting, Tracker
 from pixret_ros.engine.types import Box, Detection
 from pixret_ros.engine.verify import rectify, verify
+from pixret_ros.errors import PixretError
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -61,7 +62,7 @@ class PixelRetriever:
         self.last_timings: dict[str, float] = {}
         self.loaded = LoadedGallery(gallery, self.extractor, self.config)
         self.person = _person_segmenter(self.config)
-        self._is_person_by_views: dict[tuple[str, str], bool] = {}
+        self._is_person_by_name: dict[str, bool] = {}
         self._tracker = Tracker(self.config, self.person)
         self._enroller = Enroller(self.config)
         self.sync()
@@ -80,6 +81,7 @@ class PixelRetriever:
         if not self.loaded.sync():
             return False
         self._enroller.gallery_loaded()
+        self._is_person_by_name = {}  # views may have changed
         if self.names[: len(before)] != before:
             self.reset_stream()
         else:
@@ -369,18 +371,23 @@ class PixelRetriever:
     def _is_person(self, instance: int) -> bool:
         """Whether a registered view of `instance` is a person (person.PERSON_VIEW_IOU).
 
-        Asked only for tracked instances; remembered per name and views (a view added
-        later asks again).
+        Asked only for tracked instances, once per gallery load (a view added later asks
+        again). An instance whose views cannot be read now (removed on disk since the last
+        sync) is no person until the next sync drops it.
         """
         name = self.loaded.instances[instance].name
-        key = (name, self.gallery.views_token(name))
-        if key not in self._is_person_by_views:
-            person = self.person
-            self._is_person_by_views[key] = person is not None and any(
-                person.person_share(view.image, view.mask) >= PERSON_VIEW_IOU
-                for view in self.gallery.views(name)
-            )
-        return self._is_person_by_views[key]
+        known = self._is_person_by_name.get(name)
+        if known is not None:
+            return known
+        person = self.person
+        try:
+            views = self.gallery.views(name) if person is not None else []
+        except PixretError:
+            return False
+        self._is_person_by_name[name] = person is not None and any(
+            person.person_share(view.image, view.mask) >= PERSON_VIEW_IOU for view in views
+        )
+        return self._is_person_by_name[name]
 
     def _search(
         self,

@@ -146,3 +146,20 @@ def test_without_the_model_the_engine_warns_and_tracks_anyway(
         off = PixelRetriever(gallery, EngineConfig(temporal=True, person_prior=False))
     assert off.person is None
     assert not caplog.text  # turned off on purpose: nothing to warn about
+
+
+@NEEDS_STREAMS
+def test_whether_an_instance_is_a_person_is_asked_again_when_its_views_change(
+    tmp_path: Path,
+) -> None:
+    gallery = Gallery(tmp_path / "gallery")
+    runner, avenue = _stream_gallery().views(RUNNER)[0], _stream_gallery().views("trees_avenue")[0]
+    gallery.add("avenue", [avenue.image], [avenue.mask])
+    gallery.add("runner", [runner.image], [runner.mask])
+    retriever = PixelRetriever(gallery, EngineConfig(temporal=True))
+    assert retriever.names == ["avenue", "runner"]
+    assert not retriever._is_person(0)
+    assert retriever._is_person(1)
+    gallery.add("avenue", [runner.image], [runner.mask])  # now also a view of a person
+    assert retriever.sync()
+    assert retriever._is_person(0)
