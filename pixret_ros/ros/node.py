@@ -24,7 +24,6 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import CompressedImage, Image
 
 from pixret_ros.engine import Gallery, PixelRetriever
-from pixret_ros.engine.person import INSTALL_HINT
 from pixret_ros.errors import ConfigError, PixretError
 from pixret_ros.ros import node_process, params
 from pixret_ros.ros.engine_run import EngineRun, Frame
@@ -96,12 +95,6 @@ class PixretNode(LifecycleNode):
                 self.get_logger().error(f"configure failed:\n{traceback.format_exc()}")
             raise
         self.get_logger().info(f"configured: gallery {path} ({self._run.instances} instance(s))")
-        config = self._engine_config
-        if config.temporal and config.person_prior and retriever.person is None:
-            self.get_logger().warning(
-                "person_prior: the person segmenter's model is not installed; tracks of "
-                f"registered people are corrected without it ({INSTALL_HINT})"
-            )
         return _OK
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -122,3 +122,18 @@ def test_failed_configure_says_why_and_the_node_stays_up(
     assert "configure failed" in log, log
     assert reason in log, log
     assert "Traceback" not in log, log
+
+
+def test_a_node_without_the_person_model_says_so_and_runs(
+    start_node: StartNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child process inherits the environment: the engine then finds no person model and
+    # says so once, in the node's output (as the gallery's warnings do).
+    monkeypatch.setenv("PIXRET_PERSON_MODEL", str(tmp_path / "absent.tflite"))
+    node = start_node(tmp_path / "gallery")
+    log = node.log_text()
+    assert log.count("person segmenter's model is not installed") == 1, log
+    assert "person_prior" in log, log
+    assert "install_person_model.py" in log, log
+    assert "Traceback" not in log, log
+    assert node.alive()
