@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from pixret_ros.engine.types import Box, mask_iou
+
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, Float32, RGBImage
 
@@ -110,9 +112,7 @@ class PersonSegmenter:
 
     def person_share(self, rgb: RGBImage, mask: BoolMask) -> float:
         """IoU of `mask` with the person the segmenter sees around it (1: the mask is a person)."""
-        found = self.person_around(rgb, mask)
-        union = int(np.count_nonzero(found | mask))
-        return int(np.count_nonzero(found & mask)) / union if union else 0.0
+        return mask_iou(self.person_around(rgb, mask), mask)
 
 
 def load_person_segmenter() -> PersonSegmenter | None:
@@ -123,10 +123,9 @@ def load_person_segmenter() -> PersonSegmenter | None:
 
 def _square_around(mask: BoolMask, margin: float) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of a square around `mask`'s box, clipped to the image."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    side = max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) * (1.0 + 2.0 * margin)
-    centre_y, centre_x = (rows[0] + rows[-1] + 1) / 2.0, (cols[0] + cols[-1] + 1) / 2.0
+    box = Box.of_mask(mask)
+    side = max(box.width, box.height) * (1.0 + 2.0 * margin)
+    centre_y, centre_x = box.y + box.height / 2.0, box.x + box.width / 2.0
     height, width = mask.shape
     return (
         max(0, int(centre_y - side / 2)),

@@ -32,7 +32,7 @@ from pixret_ros.engine.appearance import (
 )
 from pixret_ros.engine.resize import working
 from pixret_ros.engine.segment import SegmentConfig, SegmentPrior, segment
-from pixret_ros.engine.types import BoolMask, Box, Float32, RGBImage
+from pixret_ros.engine.types import BoolMask, Box, Float32, RGBImage, mask_iou
 from pixret_ros.errors import PromptError
 
 DenseFn = Callable[[RGBImage], Float32]
@@ -223,7 +223,7 @@ def segment_prompt(
     mask = result.mask & _inside(box, shape)
     if grabcut_iterations > 0 and mask.any():
         refined = grabcut_prompt(frame, prompt, init=mask, iterations=grabcut_iterations)
-        if _iou(refined, mask) >= GRABCUT_AGREEMENT:
+        if mask_iou(refined, mask) >= GRABCUT_AGREEMENT:
             mask = refined
     if int(mask.sum()) < MIN_MASK_PIXELS:
         raise PromptError(
@@ -232,11 +232,6 @@ def segment_prompt(
             "around the object or click on it (--point X Y)"
         )
     return mask
-
-
-def _iou(a: BoolMask, b: BoolMask) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 0.0
 
 
 def _inside(box: Box, shape: tuple[int, int]) -> BoolMask:

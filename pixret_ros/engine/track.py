@@ -53,6 +53,7 @@ import numpy as np
 from pixret_ros.engine.propagate import FlowPropagator
 from pixret_ros.engine.segment import SegmentPrior, segment
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
+from pixret_ros.engine.types import mask_iou
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -311,7 +312,7 @@ class Tracker:
         follows = (
             last is not None
             and last.frame == self._frame - 1
-            and _iou(last.mask, mask) >= ANCHOR_MIN_IOU
+            and mask_iou(last.mask, mask) >= ANCHOR_MIN_IOU
         )
         count = last.count + 1 if follows and last is not None else 1
         if count < need:
@@ -346,7 +347,7 @@ class Tracker:
         anchor = (
             fit is not None
             and fit.score >= self.config.score_threshold
-            and _iou(fit.mask, warped) >= ANCHOR_MIN_IOU
+            and mask_iou(fit.mask, warped) >= ANCHOR_MIN_IOU
         )
         if fit is not None and anchor and fit.exact:
             confidence = max(fit.score, ANCHOR_DECAY * track.confidence)
@@ -370,7 +371,7 @@ class Tracker:
         growth = track.growth * max(mask.sum(), 1) / max(moved, 1)
         if seen is not None:  # the person model's area change is the person's, not drift
             growth = track.growth
-        agreement = _iou(mask, warped)
+        agreement = mask_iou(mask, warped)
         consistency = agreement * max(0.0, 1.0 - residual / FLOW_LOST)
         evidence = max(result.score, consistency, seen[1] if seen is not None else 0.0)
         if ratio > AREA_JUMP or ratio < 1.0 / AREA_JUMP:
@@ -401,7 +402,7 @@ class Tracker:
         if self.person is None:
             return None
         seen = self.person.person_around(work, warped)
-        agreement = _iou(seen, warped)
+        agreement = mask_iou(seen, warped)
         if seen.sum() < MIN_AREA or agreement < PERSON_MIN_AGREEMENT:
             return None
         return seen, agreement
@@ -421,8 +422,3 @@ class Tracker:
 def _dilated(mask: BoolMask, radius: int) -> BoolMask:
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return np.asarray(cv2.dilate(mask.astype(np.uint8), kernel) > 0)
-
-
-def _iou(a: BoolMask, b: BoolMask) -> float:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else 0.0

@@ -57,6 +57,12 @@ class Box:
         return inter / union if union > 0 else 0.0
 
 
+def mask_iou(a: BoolMask, b: BoolMask) -> float:
+    """Intersection over union of two masks of one shape (0 when both are empty)."""
+    union = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / union if union else 0.0
+
+
 @dataclass(frozen=True)
 class Detection:
     """One registered instance found in one frame.
