@@ -100,15 +100,14 @@ class PersonSegmenter:
             return found
         top, bottom, left, right = _square_around(mask, CROP_MARGIN)
         crop = np.ascontiguousarray(rgb[top:bottom, left:right])
-        found[top:bottom, left:right] = self.probability(crop) > PERSON_PROBABILITY
-        count, labels = cv2.connectedComponents(found.astype(np.uint8))
-        if count <= 1:
-            return found
+        person = (self.probability(crop) > PERSON_PROBABILITY).astype(np.uint8)
+        count, labels = cv2.connectedComponents(person)  # label 0: no person
         area = np.bincount(labels.ravel(), minlength=count)
-        covered = np.bincount(labels[mask], minlength=count)
+        covered = np.bincount(labels[mask[top:bottom, left:right]], minlength=count)
         own = covered >= OWN_SHARE * area
         own[0] = False
-        return np.asarray(own[labels], bool)
+        found[top:bottom, left:right] = own[labels]
+        return found
 
     def person_share(self, rgb: RGBImage, mask: BoolMask) -> float:
         """IoU of `mask` with the person the segmenter sees around it (1: the mask is a person)."""

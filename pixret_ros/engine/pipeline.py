@@ -377,14 +377,14 @@ class PixelRetriever:
         """
         name = self.loaded.instances[instance].name
         known = self._is_person_by_name.get(name)
-        if known is not None:
-            return known
         person = self.person
+        if known is not None or person is None:
+            return bool(known)
         try:
-            views = self.gallery.views(name) if person is not None else []
+            views = self.gallery.views(name)
         except PixretError:
             return False
-        self._is_person_by_name[name] = person is not None and any(
+        self._is_person_by_name[name] = any(
             person.person_share(view.image, view.mask) >= PERSON_VIEW_IOU for view in views
         )
         return self._is_person_by_name[name]
