@@ -66,6 +66,7 @@ class EngineConfig:
     track_decay: float = 1.0
     track_end: float = 0.3
     track_growth_limit: float = 1.0
+    track_shrink_limit: float = 2.0
     memory_size: int = 4
     memory_every: int = 5
     memory_confidence: float = 0.6
@@ -159,7 +160,7 @@ class EngineConfig:
                 raise ConfigError(
                     f"EngineConfig.{name}={value!r}: must be an integer >= 0 (0 turns it off)"
                 )
-        for name in ("track_mask_prior", "track_growth_limit"):
+        for name in ("track_mask_prior", "track_growth_limit", "track_shrink_limit"):
             value = getattr(self, name)
             if not _is_real(value) or not 0.0 <= value <= 10.0:
                 raise ConfigError(f"EngineConfig.{name}={value!r}: must be in [0, 10]")

@@ -408,8 +408,13 @@ class Tracker:
         return seen, agreement
 
     def _growth_factor(self, growth: float) -> float:
-        """Share of the cap left after `growth` (1 when off or unchanged, 0 at the limit)."""
-        limit = self.config.track_growth_limit
+        """Share of the cap left after `growth` (1 when off or unchanged, 0 at the limit).
+
+        Growth and shrinking have limits of their own: a mask that grows unexplained has
+        drifted onto the background, one that shrinks mostly lost a part of the object and
+        still lies on it.
+        """
+        limit = self.config.track_growth_limit if growth >= 1.0 else self.config.track_shrink_limit
         if limit <= 0:
             return 1.0
         return max(0.0, 1.0 - abs(math.log(growth)) / limit)

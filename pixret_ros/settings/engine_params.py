@@ -191,6 +191,14 @@ ENGINE_DOCS: dict[str, str] = {
         "2.0 0.45 / 0.78, off 0.51 / 0.72: 1.0 keeps precision at the 0.9 that DESIGN asks of "
         "what the node publishes."
     ),
+    "track_shrink_limit": (
+        "the same limit for a mask that shrinks where the flow says the object kept its size "
+        "(g < 1): it mostly lost a part of the object and still lies on it, so it may shrink "
+        "further than a drifting mask may grow. 0 turns it off. Stream set, 8 positive streams "
+        "with the growth limit at 1.0, defaults (J / precision): 1.0 0.49 / 0.95, 1.5 0.52 / 0.94, "
+        "2.0 0.53 / 0.95, 2.5 0.54 / 0.94, 3.0 0.54 / 0.94; realtime profile: 1.0 0.31 / 0.88, "
+        "2.0 0.34 / 0.87, 3.0 0.37 / 0.82."
+    ),
     "track_end": (
         "a track whose confidence falls below this ends (its mask is dropped). At or above "
         "`score_threshold` a track is published; between the two it is followed but not published."
@@ -324,6 +332,7 @@ ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "track_decay": (0.0, 1.0),
     "track_end": (0.0, 1.0),
     "track_growth_limit": (0.0, 10.0),
+    "track_shrink_limit": (0.0, 10.0),
     "memory_size": (0, 1000),
     "memory_every": (1, 100_000),
     "memory_confidence": (0.0, 1.0),

@@ -13,11 +13,13 @@ a retriever in stream mode on a real-photo sequence.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from engine_scenes import background, iou, make_gallery, object_view, scene, similarity
 
 from pixret_ros.demo import build, photos, scenes, shots
@@ -27,11 +29,14 @@ from pixret_ros.engine.features import FeatureExtractor
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
 from pixret_ros.engine.track import CAP_BASE_FLOOR, SCORE_DECAY, Fit, Sighting, Tracker
 from pixret_ros.engine.types import Box
+from pixret_ros.errors import ConfigError
 
 ROCKET = "rocket"
 FIRST, LAST = 12, 28  # frames where the rocket climbs fully in view, unoccluded
 # Stream mode with no cap on a track's confidence: what flow and correction do on their own.
-_PROPAGATION_ONLY = EngineConfig(temporal=True, track_growth_limit=0.0, track_decay=1.0)
+_PROPAGATION_ONLY = EngineConfig(
+    temporal=True, track_growth_limit=0.0, track_shrink_limit=0.0, track_decay=1.0
+)
 
 
 @functools.cache
@@ -141,10 +146,30 @@ def test_unexplained_growth_ends_a_track() -> None:
     # the flow-warped one add up and end the track within a few frames; with the limit off
     # the same frames keep it (the first test: IoU >= 0.5 in every frame).
     order = list(range(FIRST, LAST + 1))
-    strict = _run(order, EngineConfig(temporal=True, track_growth_limit=0.02))
+    strict = _run(
+        order, EngineConfig(temporal=True, track_growth_limit=0.02, track_shrink_limit=0.02)
+    )
     assert any(value is None for _, value in strict), strict
     loose = _run(order, _PROPAGATION_ONLY)
     assert all(value is not None for _, value in loose), loose
+
+
+def test_shrinking_and_growth_have_limits_of_their_own() -> None:
+    # A mask that shrank to 60 % of what the flow explains mostly lost a part of the object;
+    # one that grew to 1/0.6 drifted onto the background. The defaults let the first keep
+    # more of its cap; each limit at 0 leaves its side uncapped.
+    config = EngineConfig(temporal=True)
+    assert config.track_shrink_limit > config.track_growth_limit
+    share = Tracker(config)._growth_factor
+    assert share(1.0) == 1.0
+    assert share(0.6) == pytest.approx(1.0 - math.log(1 / 0.6) / config.track_shrink_limit)
+    assert share(1 / 0.6) == pytest.approx(1.0 - math.log(1 / 0.6) / config.track_growth_limit)
+    assert share(0.6) > share(1 / 0.6)
+    only_growth = Tracker(replace(config, track_shrink_limit=0.0))._growth_factor
+    assert only_growth(0.1) == 1.0
+    assert only_growth(1.5) < 1.0
+    with pytest.raises(ConfigError, match="track_shrink_limit"):
+        EngineConfig(track_shrink_limit=-1.0)
 
 
 def test_a_track_verified_just_above_the_threshold_has_room_to_grow() -> None:
