@@ -27,6 +27,7 @@ class EngineConfig:
     """
 
     working_size: int = 480
+    acquire_size: int = 0
     frame_keypoints: int = 1024
     view_keypoints: int = 512
     index_keypoints: int = 256
@@ -144,6 +145,15 @@ class EngineConfig:
         if self.working_size < 64:
             raise ConfigError(
                 f"EngineConfig.working_size={self.working_size}: must be >= 64 pixels"
+            )
+        acquire = self.acquire_size
+        if (
+            not isinstance(acquire, int)
+            or isinstance(acquire, bool)
+            or not (acquire == 0 or acquire >= 64)
+        ):
+            raise ConfigError(
+                f"EngineConfig.acquire_size={acquire!r}: must be 0 (off) or >= 64 pixels"
             )
 
     def _check_numbers(self) -> None:

@@ -125,7 +125,7 @@ class PixelRetriever:
         check_rgb(frame, "frame")
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        work = working(frame, self.config.working_size)
+        work = working(frame, self._working_size())
         feats = self.extractor.extract(work)
         timings["features"] = _lap(start)
 
@@ -165,6 +165,19 @@ class PixelRetriever:
         timings["total"] = _lap(start)
         self.last_timings = timings
         return detections
+
+    def _working_size(self) -> int:
+        """This frame's working size: `acquire_size` while a stream has nothing to follow.
+
+        Nothing to follow: no live track and nothing accepted in the previous frame.
+        """
+        tracker = self._tracker
+        idle = self.config.temporal and not tracker.tracks and not tracker.sightings
+        return (
+            self.config.acquire_size
+            if idle and self.config.acquire_size
+            else self.config.working_size
+        )
 
     def _pairs(self, feats: Features) -> tuple[list[int], list[ViewTemplate], Int64 | None]:
         """Ranked candidates, views to verify (with stream sightings'), votes per instance.

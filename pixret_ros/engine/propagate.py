@@ -29,7 +29,7 @@ FLOW_PRESETS = {
 
 
 class FlowPropagator:
-    """Backward DIS flow between consecutive frames of one stream (same size each time)."""
+    """Backward DIS flow between consecutive frames of one stream."""
 
     def __init__(self, preset: str = "fast") -> None:
         if preset not in FLOW_PRESETS:
@@ -46,9 +46,18 @@ class FlowPropagator:
         self._flow = None
 
     def advance(self, rgb: RGBImage) -> None:
-        """Take the next frame; the flow to the previous one is computed (if sizes match)."""
+        """Take the next frame; the flow to the previous one is computed.
+
+        A previous frame of another working size (the pipeline's `acquire_size`) is resized
+        to this one's first: the same view of the same scene, only sampled differently.
+        """
         grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.uint8)
-        if self._previous is not None and self._previous.shape == grey.shape:
+        if self._previous is not None and self._previous.shape != grey.shape:
+            size = (grey.shape[1], grey.shape[0])
+            self._previous = np.asarray(
+                cv2.resize(self._previous, size, interpolation=cv2.INTER_AREA), np.uint8
+            )
+        if self._previous is not None:
             out = np.zeros((*grey.shape, 2), np.float32)  # not an initial guess: DIS ignores it
             self._flow = np.asarray(self._dis.calc(grey, self._previous, out), np.float32)
             back = _remap(self._previous.astype(np.float32), self._flow, cv2.BORDER_REPLICATE)

@@ -42,7 +42,10 @@ def upscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
 
 
 def downscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
-    """A frame mask at the working resolution (h, w): area average, half covered is in."""
+    """A frame mask at the working resolution (h, w): area average, half covered is in.
+
+    Also a working-resolution mask at another working size (stream mode's `acquire_size`).
+    """
     if mask.shape == shape:
         return mask
     small = cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)

@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 
 from pixret_ros.engine.propagate import FlowPropagator
+from pixret_ros.engine.resize import downscaled
 from pixret_ros.engine.segment import SegmentPrior, segment
 from pixret_ros.engine.stream_memory import StreamMemory, frame_model
 from pixret_ros.engine.types import mask_iou
@@ -270,6 +271,11 @@ class Tracker:
         """
         self.flow.advance(work)
         self._frame += 1
+        shape = work.shape[:2]  # a new working size (acquire_size): the masks follow it
+        self._tracks = {
+            i: t if t.mask.shape == shape else replace(t, mask=downscaled(t.mask, shape))
+            for i, t in self._tracks.items()
+        }
         self.last_evidence, self.learned = {}, {}
         threshold = self.config.score_threshold
         alive: dict[int, Track] = {}
@@ -312,6 +318,7 @@ class Tracker:
         follows = (
             last is not None
             and last.frame == self._frame - 1
+            and last.mask.shape == mask.shape
             and mask_iou(last.mask, mask) >= ANCHOR_MIN_IOU
         )
         count = last.count + 1 if follows and last is not None else 1

@@ -26,6 +26,15 @@ ENGINE_DOCS: dict[str, str] = {
         "long side (pixels) the frame is resized to before feature extraction. Larger finds "
         "smaller objects and is slower (XFeat cost grows with the area)."
     ),
+    "acquire_size": (
+        "stream mode: the working size while the stream has nothing to follow (no track, nothing "
+        "accepted in the previous frame); 0 = working_size. A larger frame while searching "
+        "finds an object that a fast profile's small frame shows too small to verify, and "
+        "costs only until a track starts. The realtime profile sets 480 (its working_size 416): "
+        "stream set, 8 positive streams, J / precision / frames/s 0.335 / 0.870 / 20 -> 0.461 / "
+        "0.918 / 19 (two interleaved bench_streams runs each); the defaults gained nothing "
+        "(560: J 0.544 at precision 0.930; 640: 0.512 / 0.943)."
+    ),
     "frame_keypoints": (
         "keypoints kept per frame (best XFeat reliability first). Matching cost grows with it. 768"
         " scored better on the dev bench (strict_S 0.365 vs 0.344), whose objects fill much of the"
@@ -301,6 +310,7 @@ SEGMENTER_DOCS: dict[str, str] = {
 # ranges for arrays, their descriptors state the constraint instead).
 ENGINE_RANGES: dict[str, tuple[float, float]] = {
     "working_size": (64, 8192),
+    "acquire_size": (0, 8192),
     "frame_keypoints": (1, 100_000),
     "view_keypoints": (1, 100_000),
     "index_keypoints": (1, 100_000),

@@ -319,6 +319,55 @@ def test_stream_mode_keeps_the_detection(tmp_path: Path) -> None:
     assert not [d for d in stream.process(background("camera")) if d.accepted]
 
 
+def test_a_stream_searches_at_acquire_size_and_follows_at_working_size(tmp_path: Path) -> None:
+    # The realtime profile's fast frame shows small objects too small to verify; while the
+    # stream has nothing to follow it searches at acquire_size, and once a track lives it
+    # follows at working_size: the track must survive the change of size in both directions.
+    gallery = make_gallery(tmp_path / "g", ["cat_face", "coffee_cup", "rocket_pad"])
+    config = EngineConfig(temporal=True, working_size=320, acquire_size=480)
+    stream = PixelRetriever(gallery, config)
+    sizes = []
+    for image, truth in _cat_sequence():
+        sizes.append(stream._working_size())
+        cat = next(d for d in stream.process(image) if d.name == "cat_face")
+        assert cat.accepted
+        assert iou(cat.mask, truth) > 0.8
+    assert sizes[0] == 480
+    assert set(sizes[1:]) == {320}
+    assert not [d for d in stream.process(background("camera")) if d.accepted]
+    assert stream._working_size() == 480  # nothing left to follow: searching again
+    image, truth = _cat_sequence()[0]
+    again = next(d for d in stream.process(image) if d.name == "cat_face")
+    assert again.accepted
+    assert iou(again.mask, truth) > 0.8
+    assert stream._working_size() == 320
+    assert PixelRetriever(gallery, EngineConfig(working_size=320))._working_size() == 320
+    with pytest.raises(ConfigError, match="acquire_size"):
+        EngineConfig(acquire_size=32)  # no frame that small: 0 (off) or >= 64 like working_size
+
+
+def test_a_track_survives_a_change_of_working_size() -> None:
+    # The masks and the flow's previous frame are resampled to the new size; the rocket is
+    # followed as at one size (test_propagation_follows_the_climbing_rocket's floor).
+    extractor, models = _models()
+    tracker = Tracker(_PROPAGATION_ONLY)
+    frames = _sky()
+    ious: list[float] = []
+    for k, t in enumerate(range(FIRST, LAST + 1)):
+        image, truth = frames[t]
+        if k % 4 == 2:  # every fourth frame at 3/4 of the size
+            size = (image.shape[1] * 3 // 4, image.shape[0] * 3 // 4)
+            image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+            truth = cv2.resize(truth.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+        fits = {0: Fit(truth, 0.9, exact=True)} if k == 0 else {}
+        state = tracker.step(image, extractor.extract(image), fits, lambda _: models).get(0)
+        assert state is not None, (t, ious)
+        assert state.mask.shape == truth.shape
+        ious.append(iou(state.mask, truth))
+    assert min(ious) >= 0.5, ious
+    assert float(np.mean(ious)) >= 0.7, ious
+
+
 def test_reset_stream_forgets(tmp_path: Path) -> None:
     gallery = make_gallery(tmp_path / "g", ["cat_face"])
     stream = PixelRetriever(gallery, EngineConfig(temporal=True))
