@@ -158,7 +158,9 @@ ENGINE_DOCS: dict[str, str] = {
         "vote candidates that geometry did not verify are searched by appearance alone (dense "
         "features and colour over the whole frame), at most this many per frame (0 = off; about 15"
         " ms each). Objects that turn and deform rarely keep enough keypoint inliers; their masks "
-        "still count for mIoU and pixel mAP."
+        "still count for mIoU and pixel mAP. Stream mode publishes accepted detections only, so "
+        "there it searches only where a find can be published (`search_score` >= "
+        "`score_threshold`) or restart a lost track (`redetect_confirm`)."
     ),
     "search_score": (
         "an appearance-only detection scores this times its calibrated appearance agreement: below"

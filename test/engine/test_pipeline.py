@@ -219,6 +219,25 @@ def test_appearance_search_reports_what_geometry_cannot_verify(tmp_path: Path) -
     assert PixelRetriever(gallery, off).process(frame) == []
 
 
+def test_stream_mode_searches_only_where_a_find_can_be_published(tmp_path: Path) -> None:
+    """A stream publishes accepted detections only: an appearance-only find that cannot
+    reach the threshold is not searched for (its cost is a realtime frame's 3 ms); once
+    `search_score` can reach the (live) threshold it is searched and published."""
+    gallery = make_gallery(tmp_path / "gallery", ["cat_face", "rocket_pad", "page_text"])
+    rgb, mask = view()
+    gallery.add("horse_cat", [rgb], [mask])
+    frame, truth = frame_with_object()
+    stream = PixelRetriever(gallery, EngineConfig(min_inliers=100_000, temporal=True))
+    assert stream.process(frame) == []
+    stream.set_score_threshold(0.1)  # under search_score (0.3): an appearance find may pass
+    found = stream.process(frame)
+    assert found
+    assert found[0].name == "horse_cat"
+    assert found[0].accepted
+    assert iou(found[0].mask, truth) > 0.5
+    assert all(d.inliers == 0 for d in found)  # appearance-only: nothing else found them
+
+
 def test_a_live_score_threshold_reaches_accepted(tmp_path: Path) -> None:
     retriever = PixelRetriever(make_gallery(tmp_path, ["cat_face"]), EngineConfig())
     shot = scene({"cat_face": similarity(1.1, 8.0, 250, 130)})
