@@ -244,7 +244,9 @@ class PixelRetriever:
         """Detections of the verified fits, the fits for the tracks, and the accepted ones.
 
         The fits are visited by inliers (most first); only the first `segment_candidates`
-        may be segmented.
+        may be segmented. In stream mode only a fit that can be accepted is: a weaker one
+        neither starts nor anchors a track, and its detection is not published (the same
+        rule as `_search`'s).
         """
         height, width = frame.shape[:2]
         sx, sy = width / work.shape[1], height / work.shape[0]
@@ -255,7 +257,9 @@ class PixelRetriever:
         for rank, (instance, (loc, template)) in enumerate(ranked):
             entry = self.loaded.instances[instance]
             transform = scaled(loc.transform, sx, sy)
-            allow = rank < self.config.segment_candidates
+            allow = rank < self.config.segment_candidates and self._may_publish(
+                entry.score.score(loc)
+            )
             mask, appearance, exact = self._mask(
                 work=work,
                 feats=feats,
@@ -374,6 +378,17 @@ class PixelRetriever:
                 )
         return list(by_name.values())
 
+    def _may_publish(self, geometric: float) -> bool:
+        """Whether a fit of this geometric score (0: an appearance-only find) may be accepted.
+
+        Appearance lifts a score to at most `search_score`. Outside stream mode everything is
+        reported (unaccepted detections rank candidates for the evaluator); in stream mode
+        only what can be published is worth the work.
+        """
+        config = self.config
+        threshold = config.score_threshold
+        return not config.temporal or max(geometric, config.search_score) >= threshold
+
     def _models_of(self, instance: int) -> list[AppearanceModel]:
         """Appearance models of an instance: its views' and this stream's memory samples."""
         return [
@@ -424,7 +439,7 @@ class PixelRetriever:
         height, width = frame.shape[:2]
         restarts = config.temporal and config.redetect_confirm > 0
         lost = [i for i in self._tracker.lost() if i not in skip] if restarts else []
-        if not config.temporal or config.search_score >= config.score_threshold:
+        if self._may_publish(0.0):
             missed = [i for i in ranked_instances if i not in skip and i not in lost]
         else:
             missed = []

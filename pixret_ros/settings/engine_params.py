@@ -147,7 +147,8 @@ ENGINE_DOCS: dict[str, str] = {
     "segment": ("refine masks of non-planar detections with the appearance segmenter."),
     "segment_candidates": (
         "segment at most this many detections per frame (most inliers first; about 7 ms CPU each);"
-        " the others keep the warped view mask."
+        " the others keep the warped view mask. In stream mode only fits that can be accepted "
+        "are segmented: a weaker one neither starts nor anchors a track and is not published."
     ),
     "trust_warp_inliers": (
         "a fit with at least this many inliers keeps the warped mask (measured: strong fits warp "

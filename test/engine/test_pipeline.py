@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,8 +28,10 @@ from pixret_ros.engine import (
     PixelRetriever,
     label_image,
 )
+from pixret_ros.engine import pipeline as pipeline_module
 from pixret_ros.engine.gallery import View
 from pixret_ros.engine.resize import working
+from pixret_ros.engine.segment import segment
 from pixret_ros.engine.verify import verify
 
 
@@ -236,6 +239,37 @@ def test_stream_mode_searches_only_where_a_find_can_be_published(tmp_path: Path)
     assert found[0].accepted
     assert iou(found[0].mask, truth) > 0.5
     assert all(d.inliers == 0 for d in found)  # appearance-only: nothing else found them
+
+
+def test_stream_mode_segments_only_fits_that_can_be_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The horse-shaped cat verifies with 22 inliers (score about 0.26): a single photo
+    segments it (it is reported, a candidate for the evaluator); a stream, which publishes
+    accepted detections only, segments it only once the live threshold lets it pass."""
+    calls: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append("segment")
+        return segment(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "segment", counted)
+    gallery = make_gallery(tmp_path / "gallery", ["cat_face", "rocket_pad"])
+    rgb, mask = view()
+    gallery.add("horse_cat", [rgb], [mask])
+    frame, _ = frame_with_object()
+    single = PixelRetriever(gallery, EngineConfig()).process(frame)
+    weak = next(d for d in single if d.name == "horse_cat")
+    assert 0 < weak.inliers < EngineConfig().trust_warp_inliers
+    assert 0.2 < weak.score < EngineConfig().score_threshold
+    assert calls == ["segment"]
+    calls.clear()
+    stream = PixelRetriever(gallery, EngineConfig(temporal=True))
+    stream.process(frame)
+    assert calls == []
+    stream.set_score_threshold(0.2)
+    stream.process(frame)
+    assert calls == ["segment"]
 
 
 def test_a_live_score_threshold_reaches_accepted(tmp_path: Path) -> None:
