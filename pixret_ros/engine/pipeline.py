@@ -257,9 +257,8 @@ class PixelRetriever:
         for rank, (instance, (loc, template)) in enumerate(ranked):
             entry = self.loaded.instances[instance]
             transform = scaled(loc.transform, sx, sy)
-            allow = rank < self.config.segment_candidates and self._may_publish(
-                entry.score.score(loc)
-            )
+            geometric = entry.score.score(loc)
+            allow = rank < self.config.segment_candidates and self._may_publish(geometric)
             mask, appearance, exact = self._mask(
                 work=work,
                 feats=feats,
@@ -273,7 +272,6 @@ class PixelRetriever:
             if not mask.any():
                 continue
             box = Box.of_mask(mask)
-            geometric = entry.score.score(loc)
             if appearance is not None:  # segmented: rank it at least as an appearance-only find
                 geometric = max(geometric, self.config.search_score * appearance)
             fits[instance] = Fit(mask, geometric, exact)  # frame pixels; tracks downscale it
