@@ -19,7 +19,8 @@ memory's), and keeps a confidence of its own, so presence is decided from tempor
 - a track of a registered person is also corrected by the person segmenter
   (engine/person.py) where the person it sees agrees with the flow-warped mask: the mask
   gains that person, its agreement counts as evidence, and the area change is not counted
-  as drift (a person's own segmentation does not grow onto the background);
+  as drift (a person's own segmentation does not grow onto the background); where people
+  touch (spectators around a rider), the person is the part of their region near the mask;
 - the stream memory learns only from verified frames (a fit or a confirmed re-detection set
   the mask), never from merely propagated ones, so a drift cannot teach it the background;
 - a scene cut (the flow explains nothing of the frame) ends every track;
@@ -47,9 +48,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
+from pixret_ros.engine.person import dilated
 from pixret_ros.engine.propagate import FlowPropagator
 from pixret_ros.engine.resize import downscaled
 from pixret_ros.engine.segment import SegmentPrior, segment
@@ -373,7 +374,7 @@ class Tracker:
         mask = result.mask if result.mask.sum() >= MIN_AREA else warped
         seen = self._person_agreement(work, warped) if person else None
         if seen is not None:
-            mask = seen[0] | (mask & _dilated(seen[0], PERSON_REACH))
+            mask = seen[0] | (mask & dilated(seen[0], PERSON_REACH))
         ratio = max(mask.sum(), 1) / max(previous, 1)
         growth = track.growth * max(mask.sum(), 1) / max(moved, 1)
         if seen is not None:  # the person model's area change is the person's, not drift
@@ -408,8 +409,7 @@ class Tracker:
         """The person around `warped` and its IoU with it, if at least PERSON_MIN_AGREEMENT."""
         if self.person is None:
             return None
-        seen = self.person.person_around(work, warped)
-        agreement = mask_iou(seen, warped)
+        seen, agreement = self.person.person_at(work, warped, PERSON_MIN_AGREEMENT)
         if seen.sum() < MIN_AREA or agreement < PERSON_MIN_AGREEMENT:
             return None
         return seen, agreement
@@ -429,8 +429,3 @@ class Tracker:
     def _relax(self, confidence: float, evidence: float) -> float:
         keep = self.config.track_memory
         return keep * confidence + (1.0 - keep) * evidence
-
-
-def _dilated(mask: BoolMask, radius: int) -> BoolMask:
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return np.asarray(cv2.dilate(mask.astype(np.uint8), kernel) > 0)
