@@ -30,10 +30,11 @@ ENGINE_DOCS: dict[str, str] = {
         "stream mode: the working size while the stream has nothing to follow (no track, nothing "
         "accepted in the previous frame); 0 = working_size. A larger frame while searching "
         "finds an object that a fast profile's small frame shows too small to verify, and "
-        "costs only until a track starts. The realtime profile sets 480 (its working_size 416): "
-        "stream set, 8 positive streams, J / precision / frames/s 0.335 / 0.870 / 20 -> 0.461 / "
-        "0.918 / 19 (two interleaved bench_streams runs each); the defaults gained nothing "
-        "(560: J 0.544 at precision 0.930; 640: 0.512 / 0.943)."
+        "costs only until a track starts. The realtime profile, then at working_size 416, set "
+        "480: stream set, 8 positive streams, J / precision / frames/s 0.335 / 0.870 / 20 -> "
+        "0.461 / 0.918 / 19 (two interleaved bench_streams runs each); it now works at 480 "
+        "throughout. The defaults gained nothing (560: J 0.544 at precision 0.930; 640: 0.512 / "
+        "0.943)."
     ),
     "frame_keypoints": (
         "keypoints kept per frame (best XFeat reliability first). Matching cost grows with it. 768"

@@ -59,8 +59,8 @@ def test_the_shipped_params_files_are_read_with_their_nested_engine_sections() -
     # The node's file is the engine's defaults, except that a node's camera is a stream.
     assert EngineConfig(**overrides) == EngineConfig(temporal=True)  # type: ignore[arg-type]
     realtime = params_file_overrides(REPO / "config" / "pixret_realtime.yaml")
-    assert realtime["working_size"] == 416
-    assert EngineConfig(**realtime).working_size == 416  # type: ignore[arg-type]
+    assert realtime["candidates"] == 3
+    assert EngineConfig(**realtime).candidates == 3  # type: ignore[arg-type]
 
 
 def test_nested_and_dotted_names_are_the_same_parameter(tmp_path: Path) -> None:
