@@ -320,7 +320,7 @@ def test_stream_mode_keeps_the_detection(tmp_path: Path) -> None:
 
 
 def test_a_stream_searches_at_acquire_size_and_follows_at_working_size(tmp_path: Path) -> None:
-    # The realtime profile's fast frame shows small objects too small to verify; while the
+    # A fast profile's small frame shows small objects too small to verify; while the
     # stream has nothing to follow it searches at acquire_size, and once a track lives it
     # follows at working_size: the track must survive the change of size in both directions.
     gallery = make_gallery(tmp_path / "g", ["cat_face", "coffee_cup", "rocket_pad"])

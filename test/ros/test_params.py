@@ -136,7 +136,9 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
     overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
     config = dataclasses.replace(EngineConfig(), **overrides)  # type: ignore[arg-type]  # validated by __post_init__
-    assert config.working_size < EngineConfig().working_size  # it is the faster profile
+    # it is the faster profile: fewer candidates to verify, fewer detections to segment
+    assert config.candidates < EngineConfig().candidates
+    assert config.segment_candidates < EngineConfig().segment_candidates
 
 
 def test_engine_ranges_agree_with_engine_config() -> None:
