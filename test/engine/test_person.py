@@ -83,6 +83,8 @@ def test_litert_and_opencv_run_the_same_network() -> None:
     assert litert.shape == opencv.shape == astronaut.shape[:2]
     assert float(np.abs(litert - opencv).max()) < 1e-3
     assert (litert > 0.5).mean() > 0.2  # she fills much of the photo: not an empty map
+    # Where LiteRT is installed (make setup installs it), the default segmenter runs on it.
+    assert np.array_equal(PersonSegmenter(path).probability(astronaut), litert)
 
 
 @functools.cache
