@@ -14,6 +14,8 @@ import numpy as np
 if TYPE_CHECKING:
     from pixret_ros.engine.types import BoolMask, RGBImage
 
+HALF_COVERED = 128  # of 255: a working pixel at least half covered by the mask is in it
+
 
 def resized(image: RGBImage, size: tuple[int, int]) -> RGBImage:
     """Resize to (width, height): area averaging when shrinking (no aliasing), else linear."""
@@ -48,5 +50,8 @@ def downscaled(mask: BoolMask, shape: tuple[int, int]) -> BoolMask:
     """
     if mask.shape == shape:
         return mask
-    small = cv2.resize(mask.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return np.asarray(small >= 0.5, bool)
+    # In 8 bits (255 = covered; half is 127.5, rounded up): OpenCV's area averaging of uint8
+    # is faster than of float32 (0.44 vs 0.70 ms for 854x480 -> 480x270 on 2 cores).
+    covered = mask.astype(np.uint8) * np.uint8(255)
+    small = cv2.resize(covered, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return np.asarray(small >= HALF_COVERED, bool)

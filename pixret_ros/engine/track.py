@@ -280,7 +280,7 @@ class Tracker:
         self.last_evidence, self.learned = {}, {}
         threshold = self.config.score_threshold
         alive: dict[int, Track] = {}
-        if self.flow.cut:  # a new shot: nothing carries over (the memory stays: same stream)
+        if (self._tracks or self._candidates) and self.flow.cut:  # a new shot (memory stays)
             self._tracks, self._candidates = {}, {}
         for instance, track in self._tracks.items():
             person = self.person is not None and is_person(instance)
