@@ -35,7 +35,7 @@ class EngineConfig:
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
     view_rotations: tuple[float, ...] = (0,)
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
-    rectify_candidates: int = 2
+    rectify_candidates: int = 0
     second_candidates: int = 0
     second_min_votes: int = 3
     rectify_below_inliers: int = 60

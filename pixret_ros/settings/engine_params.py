@@ -95,10 +95,7 @@ ENGINE_DOCS: dict[str, str] = {
         "or shrunk to a third (bench_rotation), at one XFeat forward of the rectified region each "
         "(a few to 20 ms). Other weak upright fits are not rectified: on the dev set's DAVIS "
         "objects that lifted wrong fits over the acceptance"
-        " (precision 0.955 -> 0.862). 2 by default (0 in the realtime profile): 0 -> 2 at b05da8f, "
-        "dev all miou_S 0.555 -> 0.562, planar 0.899 -> 0.918, precision 0.955 -> 0.957; stream "
-        "set J 0.551 -> 0.556 (the growing scooter and soapbox); dev p50 42 -> 52 ms, p95 52 -> 85 "
-        "ms, stream set 22.2 -> 16.8 frames/s (engine loop, one run each)."
+        " (precision 0.955 -> 0.862)."
     ),
     "rectify_below_inliers": (
         "only second-pass or off-size fits weaker than this get the second look."
