@@ -44,15 +44,13 @@ class FlowPropagator:
         self._dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[preset])
         self._previous: npt.NDArray[np.uint8] | None = None
         self._current: npt.NDArray[np.uint8] | None = None
-        self._residual: Float32 | None = None
-        self._flow: Float32 | None = None
+        self._computed: tuple[Float32, Float32] | None = None  # (flow, residual) of this frame
 
     def reset(self) -> None:
         """Forget the previous frame (a new stream starts)."""
         self._previous = None
         self._current = None
-        self._residual = None
-        self._flow = None
+        self._computed = None
 
     def advance(self, rgb: RGBImage) -> None:
         """Take the next frame; the flow to the previous one is computed when needed.
@@ -68,35 +66,31 @@ class FlowPropagator:
                 cv2.resize(previous, size, interpolation=cv2.INTER_AREA), np.uint8
             )
         self._previous, self._current = previous, grey
-        self._flow = None
-        self._residual = None
+        self._computed = None
 
-    def _computed(self) -> bool:
-        """Compute this frame's flow and residual if not done yet; False on a first frame."""
-        if self._flow is not None:
-            return True
-        if self._previous is None or self._current is None:
-            return False
-        grey, previous = self._current, self._previous
-        out = np.zeros((*grey.shape, 2), np.float32)  # not an initial guess: DIS ignores it
-        self._flow = np.asarray(self._dis.calc(grey, previous, out), np.float32)
-        back = _remap(previous.astype(np.float32), self._flow, cv2.BORDER_REPLICATE)
-        self._residual = np.abs(back - grey.astype(np.float32))
-        return True
+    def _flow_and_residual(self) -> tuple[Float32, Float32] | None:
+        """This frame's backward flow and its grey-level residual (None on a first frame).
+
+        Computed on the first call of a frame, kept for the others.
+        """
+        if self._computed is None and self._previous is not None and self._current is not None:
+            grey, previous = self._current, self._previous
+            out = np.zeros((*grey.shape, 2), np.float32)  # not an initial guess: DIS ignores it
+            flow = np.asarray(self._dis.calc(grey, previous, out), np.float32)
+            back = _remap(previous.astype(np.float32), flow, cv2.BORDER_REPLICATE)
+            self._computed = flow, np.abs(back - grey.astype(np.float32))
+        return self._computed
 
     @property
     def ready(self) -> bool:
         """A flow to the previous frame exists (not on a stream's first frame)."""
-        return self._computed()
+        return self._flow_and_residual() is not None
 
     @property
     def cut(self) -> bool:
         """This frame does not continue the previous one (no flow can carry a mask)."""
-        return (
-            self._computed()
-            and self._residual is not None
-            and float(np.median(self._residual)) > SCENE_CUT
-        )
+        computed = self._flow_and_residual()
+        return computed is not None and float(np.median(computed[1])) > SCENE_CUT
 
     def residual(self, mask: BoolMask) -> float:
         """Mean grey-level error of the flow under `mask` (0 without flow or mask).
@@ -104,17 +98,17 @@ class FlowPropagator:
         The previous frame pulled along the flow should look like this one where the flow
         holds; a scene cut, a camera jump or an occluder entering the mask makes it large.
         """
-        if not self._computed() or self._residual is None:
+        computed = self._flow_and_residual()
+        if computed is None or mask.shape != computed[1].shape or not mask.any():
             return 0.0
-        if mask.shape != self._residual.shape or not mask.any():
-            return 0.0
-        return float(self._residual[mask].mean())
+        return float(computed[1][mask].mean())
 
     def warp(self, mask: BoolMask) -> BoolMask:
         """The previous frame's `mask` moved to the current frame (unchanged without flow)."""
-        if not self._computed() or self._flow is None or mask.shape != self._flow.shape[:2]:
+        computed = self._flow_and_residual()
+        if computed is None or mask.shape != computed[0].shape[:2]:
             return mask
-        return warp_by_flow(mask, self._flow)
+        return warp_by_flow(mask, computed[0])
 
 
 def warp_by_flow(mask: BoolMask, backward: Float32) -> BoolMask:

@@ -47,7 +47,7 @@ def test_masks_go_down_and_up_again() -> None:
 
 
 def test_a_working_pixel_half_covered_by_a_mask_is_in_it() -> None:
-    # The rule both ways of shrinking must keep: 2 of a block's 4 pixels are in, 1 is not.
+    # Shrinking keeps the half-covered rule: 2 of a block's 4 pixels are in, 1 is not.
     mask = np.zeros((4, 4), bool)
     mask[0, :2] = True  # block (0, 0): half covered
     mask[2, 2] = True  # block (1, 1): a quarter
