@@ -33,11 +33,11 @@ class EngineConfig:
     index_keypoints: int = 256
     query_keypoints: int = 512
     view_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
-    view_rotations: tuple[float, ...] = (0,)
+    view_rotations: tuple[float, ...] = (0, 90, 180, 270)
     rotated_scales: tuple[float, ...] = (0.25, 0.5, 1.0)
     rectify_candidates: int = 0
-    second_candidates: int = 0
-    second_min_votes: int = 3
+    second_candidates: int = 2
+    second_min_votes: int = 40
     rectify_below_inliers: int = 60
     rectify_min_votes: int = 0
     rectify_side: int = 400

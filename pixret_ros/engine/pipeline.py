@@ -135,7 +135,7 @@ class PixelRetriever:
 
         t0 = time.perf_counter()
         found = verify(feats, pairs, self.config)
-        replaced = self._second_pass(feats, found)
+        replaced = self._second_pass(feats, found) if votes is not None else {}
         if self.config.rectify_candidates:
             plausible = self._plausible(found, votes)
             rectify(
@@ -198,6 +198,10 @@ class PixelRetriever:
         self, feats: Features, found: Verified
     ) -> dict[int, tuple[Localization, ViewTemplate] | None]:
         """Verify second-pass views of the instances that no primary fit accepted (a few).
+
+        Called only on frames whose primary templates searched the whole gallery: between
+        a stream's full searches the followed instances are verified directly, and a
+        second-pass index search there would spend what skipping the primary one saved.
 
         Second-pass views: turned copies, extra small scales. A second-pass fit replaces an
         instance's primary fit where it has more inliers; returns those instances, each with

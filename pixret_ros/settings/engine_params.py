@@ -59,8 +59,9 @@ ENGINE_DOCS: dict[str, str] = {
         "so that an object lying at any angle is within 45 degrees of one of them and gets a "
         "coarse fit (XFeat itself tolerates about 30 degrees). The turned copies are second-pass "
         "templates (`second_candidates`): they never compete with the upright ones for the "
-        "`candidates` budget. Each turn adds templates (index size, registration time); (0,) "
-        "turns it off."
+        "`candidates` budget. Each turn adds templates (index size, registration time: about "
+        "220-230 instead of 150 ms a view in bench_rotation); (0,) turns it off, as the realtime "
+        "profile does."
     ),
     "rotated_scales": (
         "scales of the second-pass copies: every turned copy, and the upright view where a scale "
@@ -74,10 +75,10 @@ ENGINE_DOCS: dict[str, str] = {
         "fit is kept only where it is accepted. Why apart:"
         " in one index their random votes pushed upright instances out of `candidates` (dev "
         "image_map 0.748 -> 0.731, miou_S 0.555 -> 0.494); apart, the dev rows hold (image_map "
-        "0.748, miou_S 0.563, precision 0.957). Off by default (config/pixret_rotation.yaml "
-        "turns it on): with the rectified look and `second_min_votes` 40 the realtime profile "
-        "at 50 instances costs p50 1.18x, mean 1.59x, p95 2.6x the ms per frame (2.4x before "
-        "`second_min_votes`)."
+        "0.748, miou_S 0.555, precision 0.955, as without it). Runs only on frames that "
+        "searched the whole gallery. Cost with the defaults at 50 instances (640x480, 2 cores): "
+        "p50 1.03-1.06x the ms per frame; the realtime profile turns it off (0) for its camera "
+        "rate on streams, the rotation profile back on."
     ),
     "second_min_votes": (
         "an instance is verified with its second-pass templates only where they collect at "

@@ -1,4 +1,4 @@
-"""Objects at any rotation and distance, with the defaults: turned copies, rectified look.
+"""Objects at any rotation and distance: the defaults' turned copies, the rotation profile's look.
 
 Real photos with exact truth (scikit-image's coffee, placed by a known homography into
 another photo); nothing is read from the dev data.
@@ -10,6 +10,7 @@ import functools
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,10 +21,18 @@ from pixret_ros.engine import ConfigError, EngineConfig, Gallery, PixelRetriever
 from pixret_ros.engine.orientation import rotated, to_view
 from pixret_ros.settings.params_file import params_file_overrides
 
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from pixret_ros.engine.features import Features
+    from pixret_ros.engine.types import ViewTemplate
+
 FRAME_SIZE = (640, 480)
 REPO = Path(__file__).resolve().parents[2]
-# The shipped rotation profile (config/pixret_rotation.yaml): rotation and scale coverage.
+# The shipped rotation profile (config/pixret_rotation.yaml): the defaults' turned copies
+# and the rectified look (turns between the copies, a third of the size).
 ROTATION = EngineConfig(**params_file_overrides(REPO / "config" / "pixret_rotation.yaml"))  # type: ignore[arg-type]
+PROFILES = {"rotation": ROTATION, "defaults": EngineConfig()}
 
 
 def _view() -> tuple[np.ndarray, np.ndarray]:
@@ -35,15 +44,15 @@ def _view() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def _retriever() -> PixelRetriever:
-    """The coffee view and a distractor (the cat), registered once for the module."""
+def _retriever(profile: str = "rotation") -> PixelRetriever:
+    """The coffee view and a distractor (the cat), registered once per profile."""
     folder = Path(tempfile.mkdtemp(prefix="pixret_orientation_test_"))
     gallery = Gallery(folder / "gallery")
     view, mask = _view()
     gallery.add("coffee", [view], [mask])
     cat = np.ascontiguousarray(photo("chelsea")[30:250, 100:340])
     gallery.add("cat", [cat])
-    retriever = PixelRetriever(gallery, ROTATION)
+    retriever = PixelRetriever(gallery, PROFILES[profile])
     shutil.rmtree(folder, ignore_errors=True)  # everything needed is in memory now
     return retriever
 
@@ -60,10 +69,21 @@ def _pose(angle: float, scale: float) -> np.ndarray:
     [(90.0, 1.0), (180.0, 1.0), (0.0, 0.3), (90.0, 0.3), (180.0, 0.3), (135.0, 1.0)],
 )
 def test_turned_and_shrunk_photo_is_found_with_its_homography(angle: float, scale: float) -> None:
+    _assert_found_exactly("rotation", angle, scale)
+
+
+@pytest.mark.parametrize(("angle", "scale"), [(90.0, 1.0), (180.0, 1.0), (270.0, 1.0)])
+def test_the_defaults_find_a_photo_turned_by_quarter_turns(angle: float, scale: float) -> None:
+    # No rectified look here: the turned copies alone (second pass) must give the fit.
+    _assert_found_exactly("defaults", angle, scale)
+
+
+def _assert_found_exactly(profile: str, angle: float, scale: float) -> None:
+    """The coffee placed at (angle, scale) is the one accepted find, homography and mask right."""
     view, mask = _view()
     truth_h = _pose(angle, scale)
     frame, truth = place(background("astronaut"), view, mask, truth_h)
-    found = [d for d in _retriever().process(frame) if d.accepted]
+    found = [d for d in _retriever(profile).process(frame) if d.accepted]
     assert [d.name for d in found] == ["coffee"]
     detection = found[0]
     assert detection.homography is not None
@@ -96,3 +116,31 @@ def test_turned_copies_map_back_to_the_view_exactly() -> None:
 def test_bad_orientation_settings_are_refused(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         EngineConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_stream_searches_the_turned_copies_only_with_the_whole_gallery(tmp_path: Path) -> None:
+    # Between a stream's full searches only the followed instances are verified: a
+    # second-pass index search there would spend what skipping the primary search saved.
+    gallery = Gallery(tmp_path / "gallery")
+    view, mask = _view()
+    gallery.add("coffee", [view], [mask])
+    stream = PixelRetriever(gallery, EngineConfig(temporal=True, redetect_every=3))
+    searched: list[int] = []  # frame numbers whose second-pass index was searched
+    processed: list[int] = []
+    second_pass = stream.loaded.second_pass
+
+    def counted(feats: Features, found: Collection[int]) -> list[ViewTemplate]:
+        searched.append(len(processed))
+        return second_pass(feats, found)
+
+    stream.loaded.second_pass = counted  # type: ignore[method-assign]
+    for number in range(6):
+        moving = np.array([[1.0, 0.0, 6.0 * number], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        frame, truth = place(
+            background("astronaut"), view, mask, moving @ _pose(90.0 + 2.0 * number, 1.0)
+        )
+        coffee = [d for d in stream.process(frame) if d.accepted and d.name == "coffee"]
+        processed.append(number)
+        assert coffee, f"frame {number}: the turned coffee is not published"
+        assert iou(coffee[0].mask, truth) > 0.8
+    assert searched == [0, 3]  # the first frame and every third (redetect_every)

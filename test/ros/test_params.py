@@ -134,11 +134,15 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     values = flatten_parameters(document["/**"]["ros__parameters"])
     assert values, "empty profile"
     assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
-    overrides = {name.removeprefix(params.ENGINE_PREFIX): v for name, v in values.items()}
+    overrides = {  # arrays as the node passes them on (tuples)
+        name.removeprefix(params.ENGINE_PREFIX): tuple(v) if isinstance(v, list) else v
+        for name, v in values.items()
+    }
     config = dataclasses.replace(EngineConfig(), **overrides)  # type: ignore[arg-type]  # validated by __post_init__
     # it is the faster profile: fewer candidates to verify, fewer detections to segment
     assert config.candidates < EngineConfig().candidates
     assert config.segment_candidates < EngineConfig().segment_candidates
+    assert config.second_candidates == 0  # and no turned copies (their cost, README)
 
 
 def test_engine_ranges_agree_with_engine_config() -> None:
