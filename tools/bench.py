@@ -349,7 +349,8 @@ def photo_bench(args: argparse.Namespace, work: Path) -> int:
             sizes = [int(s) for s in args.sizes.split(",") if s]
             if method == "baseline":  # it matches every view of every instance: 1000 is hours
                 sizes = [s for s in sizes if s <= BASELINE_MAX_SIZE]
-            # Both pixret profiles register views identically: one scaling gallery serves both.
+            # One scaling gallery folder serves both pixret profiles (each caches its own view
+            # features: the realtime profile registers no turned copies).
             family = method.split("-")[0]
             res["speed"] = speed_rows(make, work / family / "dev", frames[::step], sizes)
         res["peak_rss_mb"] = peak_rss_mb()

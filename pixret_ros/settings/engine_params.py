@@ -59,9 +59,9 @@ ENGINE_DOCS: dict[str, str] = {
         "so that an object lying at any angle is within 45 degrees of one of them and gets a "
         "coarse fit (XFeat itself tolerates about 30 degrees). The turned copies are second-pass "
         "templates (`second_candidates`): they never compete with the upright ones for the "
-        "`candidates` budget. Each turn adds templates (index size, registration time: about "
-        "220-230 instead of 150 ms a view in bench_rotation); (0,) turns it off, as the realtime "
-        "profile does."
+        "`candidates` budget. Each turn adds templates (index size about 3x, registration "
+        "180-260 instead of 125-175 ms a view in make bench); (0,) turns it off, as the "
+        "realtime profile does."
     ),
     "rotated_scales": (
         "scales of the second-pass copies: every turned copy, and the upright view where a scale "
