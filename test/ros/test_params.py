@@ -17,7 +17,7 @@ from pixret_ros.engine.config import EngineConfig
 from pixret_ros.engine.segment import SegmentConfig
 from pixret_ros.errors import ConfigError
 from pixret_ros.ros import params
-from pixret_ros.settings.params_file import flatten_parameters
+from pixret_ros.settings.params_file import flatten_parameters, params_file_overrides
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "pixret.yaml"
 
@@ -134,11 +134,8 @@ def test_realtime_profile_overrides_only_engine_settings_with_valid_values() -> 
     values = flatten_parameters(document["/**"]["ros__parameters"])
     assert values, "empty profile"
     assert set(values) <= set(params.all_names()), "the profile names unknown parameters"
-    overrides = {  # arrays as the node passes them on (tuples)
-        name.removeprefix(params.ENGINE_PREFIX): tuple(v) if isinstance(v, list) else v
-        for name, v in values.items()
-    }
-    config = dataclasses.replace(EngineConfig(), **overrides)  # type: ignore[arg-type]  # validated by __post_init__
+    # The settings as the node and the evaluator take them from the file (arrays as tuples).
+    config = dataclasses.replace(EngineConfig(), **params_file_overrides(realtime))  # type: ignore[arg-type]  # validated by __post_init__
     # it is the faster profile: fewer candidates to verify, fewer detections to segment
     assert config.candidates < EngineConfig().candidates
     assert config.segment_candidates < EngineConfig().segment_candidates
