@@ -157,10 +157,12 @@ class PixelRetriever:
             detections = self._follow(work, feats, frame, fits, detections)
             timings["track"] = _lap(t0)
         t0 = time.perf_counter()
-        skip = {*found, *self._tracker.tracks}
-        detections.extend(self._search(work, feats, frame, ranked_instances, skip))
+        accepted_names = {d.name for d in detections if d.accepted}
+        searched = self._search(
+            work, feats, frame, ranked_instances, found=found, accepted_names=accepted_names
+        )
         timings["search"] = _lap(t0)
-        detections.sort(key=lambda d: -d.score)
+        detections = best_per_instance([*detections, *searched])
         self._tracker.sighted(accepted)
         timings["total"] = _lap(start)
         self.last_timings = timings
@@ -425,22 +427,33 @@ class PixelRetriever:
         feats: Features,
         frame: RGBImage,
         ranked_instances: Sequence[int],
-        skip: Collection[int],
+        *,
+        found: Collection[int],
+        accepted_names: Collection[str],
     ) -> list[Detection]:
-        """Appearance-only detections of the best-voted instances not in `skip` (found ones).
+        """Appearance-only detections of the best-voted instances that geometry missed.
 
         Stream mode publishes accepted detections only, so there the search runs only where
         a find can count: instances this stream tracked and lost, with the poses the stream
         memory learned, where they may restart their track (`redetect_confirm`), and other
         missed instances only where `search_score` can reach the threshold. Otherwise it is
-        skipped (realtime profile on the stream set: 3 ms of a 50 ms frame).
+        skipped (realtime profile on the stream set: 3 ms of a 50 ms frame). A lost
+        instance is searched even where geometry found it weakly (`found` but not in
+        `accepted_names`): a turned or deformed object keeps a few random inliers in most
+        frames, and skipping it there meant it was never re-found.
         """
         config = self.config
         if not config.segment:
             return []
         height, width = frame.shape[:2]
+        tracks = self._tracker.tracks
+        skip = {*found, *tracks}
         restarts = config.temporal and config.redetect_confirm > 0
-        lost = [i for i in self._tracker.lost() if i not in skip] if restarts else []
+        lost = [
+            i
+            for i in (self._tracker.lost() if restarts else [])
+            if i not in tracks and self.loaded.instances[i].name not in accepted_names
+        ]
         if self._may_publish(0.0):
             missed = [i for i in ranked_instances if i not in skip and i not in lost]
         else:
@@ -486,6 +499,19 @@ def _person_segmenter(config: EngineConfig) -> PersonSegmenter | None:
             INSTALL_HINT,
         )
     return person
+
+
+def best_per_instance(detections: Sequence[Detection]) -> list[Detection]:
+    """One detection per instance (its best-scored one), best score first.
+
+    A lost instance may have both a weak geometric fit and an appearance-only find.
+    """
+    best: dict[str, Detection] = {}
+    for detection in detections:
+        kept = best.get(detection.name)
+        if kept is None or detection.score > kept.score:
+            best[detection.name] = detection
+    return sorted(best.values(), key=lambda d: -d.score)
 
 
 def _lap(start: float) -> float:
