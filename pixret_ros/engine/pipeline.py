@@ -446,13 +446,12 @@ class PixelRetriever:
         if not config.segment:
             return []
         height, width = frame.shape[:2]
-        tracks = self._tracker.tracks
-        skip = {*found, *tracks}
+        skip = {*found, *self._tracker.tracks}
         restarts = config.temporal and config.redetect_confirm > 0
-        lost = [
+        lost = [  # lost() holds no tracked instance; a weak fit does not exclude one
             i
             for i in (self._tracker.lost() if restarts else [])
-            if i not in tracks and self.loaded.instances[i].name not in accepted_names
+            if self.loaded.instances[i].name not in accepted_names
         ]
         if self._may_publish(0.0):
             missed = [i for i in ranked_instances if i not in skip and i not in lost]
