@@ -12,6 +12,7 @@ frame-side pipeline needs from a view is computed at registration and cached in 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -182,19 +183,43 @@ class PixelRetriever:
         )
 
     def _pairs(self, feats: Features) -> tuple[list[int], list[ViewTemplate], Int64 | None]:
-        """Ranked candidates, views to verify (with stream sightings'), votes per instance.
+        """Ranked candidates, views to verify (with the stream's finds'), votes per instance.
 
-        The votes are None on a stream frame without a full search.
+        The votes are None on a stream frame without a full search; such a frame verifies
+        the sighted views and the followed instances' views at the track's size.
         """
-        if self._tracker.full_search_due():
+        tracker = self._tracker
+        if tracker.full_search_due():
             ranked_instances, pairs, votes = self.loaded.candidates(feats)
         else:
             ranked_instances, pairs, votes = [], [], None
-        for sighting in self._tracker.sightings.values():  # verify what was found before
-            template = self.loaded.templates[sighting.view_slot]
+        found = [self.loaded.templates[s.view_slot] for s in tracker.sightings.values()]
+        if votes is None:
+            for instance, track in tracker.tracks.items():
+                if instance not in tracker.sightings:
+                    found.extend(self._views_at_size(instance, track.mask))
+        for template in found:  # verify what was found before
             if all(p is not template for p in pairs):
                 pairs.append(template)
         return ranked_instances, pairs, votes
+
+    def _views_at_size(self, instance: int, mask: BoolMask) -> list[ViewTemplate]:
+        """The `views_per_candidate` primary views of `instance` nearest the mask's size.
+
+        A view's template at scale s shows the object s times its registered size; the one
+        nearest (in log scale) to the followed mask's size is the one whose features match
+        the frame's, as the best-voted one would in a full search.
+        """
+        box = Box.of_mask(mask)
+        size = max(1, box.width, box.height)
+        views = [t for t in self.loaded.instances[instance].views if t.primary]
+
+        def distance(template: ViewTemplate) -> float:
+            view = Box.of_mask(template.mask)
+            registered = max(1, view.width, view.height) * template.scale
+            return abs(math.log(size / registered))
+
+        return sorted(views, key=distance)[: self.config.views_per_candidate]
 
     def _second_pass(
         self, feats: Features, found: Verified

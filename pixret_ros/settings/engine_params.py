@@ -171,7 +171,11 @@ ENGINE_DOCS: dict[str, str] = {
         "but not published."
     ),
     "temporal": ("stream mode: reuse the previous frame's detections between full searches."),
-    "redetect_every": ("in stream mode, search the whole gallery every this many frames."),
+    "redetect_every": (
+        "in stream mode, search the whole gallery every this many frames while something is "
+        "found or followed (in between, only those instances' own views are verified; with "
+        "nothing found, every frame searches)."
+    ),
     "flow_preset": (
         "stream mode: OpenCV DIS optical-flow preset that carries a track's mask to the next frame"
         ' ("ultrafast", "fast", "medium"; about 3, 6 and 25 ms at 854x480 on 2 cores). Slower '

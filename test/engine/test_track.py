@@ -286,6 +286,42 @@ def test_outside_stream_mode_nothing_is_carried() -> None:
     assert tracker.full_search_due()
 
 
+def test_a_followed_instance_is_searched_for_only_every_redetect_every_frames() -> None:
+    # The rocket is followed from its true mask and never accepted by a fit (no sighting):
+    # between the full searches of every fourth frame, what the stream follows is verified
+    # directly, as a sighted instance is. Once nothing is followed, every frame searches.
+    extractor, models = _models()
+    tracker = Tracker(EngineConfig(temporal=True, redetect_every=4))
+    frames = _sky()
+    due = []
+    for k, t in enumerate(range(FIRST, FIRST + 9)):
+        due.append(tracker.full_search_due())
+        image, truth = frames[t]
+        fits = {0: Fit(truth, 0.9, exact=True)} if k == 0 else {}
+        assert 0 in tracker.step(image, extractor.extract(image), fits, lambda _: models)
+    assert tracker.sightings == {}
+    assert due == [True, False, False, False, True, False, False, False, True]
+    tracker.reset()
+    assert tracker.full_search_due()
+
+
+def test_a_followed_instance_is_verified_at_the_views_nearest_its_size(tmp_path: Path) -> None:
+    # Between full searches a followed instance's own templates are verified: those whose
+    # scale brings the registered object nearest the followed mask's size.
+    gallery = make_gallery(tmp_path / "g", ["cat_face"])
+    config = EngineConfig(temporal=True, view_scales=(0.5, 1.0, 2.0), views_per_candidate=2)
+    stream = PixelRetriever(gallery, config)
+    view = stream.loaded.instances[0].views[0]
+    box = Box.of_mask(view.mask)
+    for factor, nearest in ((2.1, [2.0, 1.0]), (0.45, [0.5, 1.0]), (1.1, [1.0, 2.0])):
+        mask = np.zeros((480, 640), bool)
+        side = round(max(box.width, box.height) * factor)
+        mask[10 : 10 + side, 10 : 10 + side] = True
+        chosen = stream._views_at_size(0, mask)
+        assert [t.scale for t in chosen] == nearest
+        assert all(t.primary and t.instance == 0 for t in chosen)
+
+
 def _cat_sequence() -> list[tuple[np.ndarray, np.ndarray]]:
     """The cat face drifting and turning over 6 frames; frame 3 is motion-blurred."""
     frames = []
