@@ -10,7 +10,7 @@ extra instances are crops of scikit-image photos and of the gallery views), regi
 per view, peak RSS. The gallery is copied to a work folder (never written in place); its
 feature caches make a rerun skip registration.
 
-Streams: the same run starts with the stream rows of tools/bench_streams.py (J, F, recall50, ...
+Streams: the same run adds the stream rows of tools/bench_streams.py (J, F, recall50, ...
 on DATA/streams, DESIGN section 5.1); `--only streams` runs those rows alone.
 
 Examples:
@@ -318,14 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def photo_bench(args: argparse.Namespace, work: Path) -> int:
-    """The stream rows, then every method on the photo sets and the scaling galleries.
-
-    The stream rows run first, in a process that holds only their own galleries as the
-    node's does: after the scaling rows (1000-instance galleries, 3 GB peak) the same rows
-    ran 20-25 % slower in this process (a10b704: 18 / 20 frames/s against 23 / 25 without
-    the scaling rows, same accuracy).
-    """
-    streams = stream_results(args, work)
+    """Run every method on the photo sets and the scaling galleries, then the stream rows."""
     config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
     sets = data_sets(args)
     methods: dict[str, Callable[[Path], Engine]] = {}
@@ -363,7 +356,7 @@ def photo_bench(args: argparse.Namespace, work: Path) -> int:
         res["peak_rss_mb"] = peak_rss_mb()
         results[method] = res
     print_table(results)
-    results["streams"] = streams  # type: ignore[assignment]
+    results["streams"] = stream_results(args, work)  # type: ignore[assignment]
     print(f"config: {dataclasses.asdict(config)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
