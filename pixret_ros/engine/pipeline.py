@@ -193,10 +193,11 @@ class PixelRetriever:
             ranked_instances, pairs, votes = self.loaded.candidates(feats)
         else:
             ranked_instances, pairs, votes = [], [], None
-        found = [self.loaded.templates[s.view_slot] for s in tracker.sightings.values()]
+        sightings = tracker.sightings  # a copy per access: read once
+        found = [self.loaded.templates[s.view_slot] for s in sightings.values()]
         if votes is None:
             for instance, track in tracker.tracks.items():
-                if instance not in tracker.sightings:
+                if instance not in sightings:
                     found.extend(self._views_at_size(instance, track.mask))
         for template in found:  # verify what was found before
             if all(p is not template for p in pairs):
