@@ -11,7 +11,11 @@ per view, peak RSS. The gallery is copied to a work folder (never written in pla
 feature caches make a rerun skip registration.
 
 Streams: the same run adds the stream rows of tools/bench_streams.py (J, F, recall50, ...
-on DATA/streams, DESIGN section 5.1); `--only streams` runs those rows alone.
+on DATA/streams, DESIGN section 5.1); `--only streams` runs those rows alone. Then the
+rotation x scale x tilt sweep of tools/bench_rotation.py.
+
+Each method's photo rows, each method's stream rows and the sweep run in a process of their
+own, so that no section's speed depends on what ran before it in the same process.
 
 Examples:
     make bench      # = tools/bench.py --data ../shared/data --demo build/demo
@@ -28,6 +32,7 @@ import dataclasses
 import json
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +67,7 @@ SCALING_SIZES = (10, 50, 1000)
 BASELINE_MAX_SIZE = 50
 SPEED_SIZE = (640, 480)
 REALTIME_PARAMS = Path(__file__).resolve().parents[1] / "config" / "pixret_realtime.yaml"
+METHODS = ("pixret", "pixret-realtime", "baseline")
 METRIC_COLUMNS = ("image_map", "strict_pixel_map_S", "miou_S", "precision", "recall")
 
 
@@ -217,18 +223,19 @@ def print_table(results: dict[str, dict[str, object]]) -> None:
                     + " | ".join(cells)
                     + f" | {lat[0]:.0f} | {lat[1]:.0f} |"
                 )
+    speed = [(method, row) for method, res in results.items() for row in res.get("speed", [])]  # type: ignore[attr-defined]
+    if speed:  # none with --skip-scaling
+        print()
+        print("| method | instances | p50 ms/640x480 | p95 ms | load s | registration ms/view |")
+        print("|---|---|---|---|---|---|")
+    for method, row in speed:
+        print(
+            f"| {method} | {row['instances']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f}"
+            f" | {row['load_s']:.1f} | {row['registration_ms_per_view']:.0f} |"
+        )
     print()
-    print("| method | instances | p50 ms/640x480 | p95 ms | load s | registration ms/view |")
-    print("|---|---|---|---|---|---|")
     for method, res in results.items():
-        for row in res.get("speed", []):  # type: ignore[attr-defined]
-            print(
-                f"| {method} | {row['instances']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f}"
-                f" | {row['load_s']:.1f} | {row['registration_ms_per_view']:.0f} |"
-            )
-    print()
-    for method, res in results.items():
-        print(f"peak RSS after {method}: {res.get('peak_rss_mb', 0.0):.0f} MB")
+        print(f"peak RSS of {method}'s process: {res.get('peak_rss_mb', 0.0):.0f} MB")
 
 
 def _fmt(value: object) -> str:
@@ -291,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-realtime", action="store_true", help="no pixret-realtime rows")
     parser.add_argument("--json", default=None, help="also write the results here")
     bench_streams.add_arguments(parser)
+    # A child process's part of the run (main): one section of one method.
+    parser.add_argument("--section", choices=("photos", "streams"), help=argparse.SUPPRESS)
+    parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--section-json", help=argparse.SUPPRESS)
     parser.add_argument(
         "--rotation", choices=("full", "quick", "off"), default="full",
         help="the rotation x scale x tilt sweep of tools/bench_rotation.py",
@@ -298,66 +309,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stream_results(args: argparse.Namespace, work: Path) -> dict[str, dict[str, object]]:
-    """The stream rows (tools/bench_streams.py), printed; empty without the stream set."""
-    folder = bench_streams.stream_folder(args)
-    if folder is None:
-        return {}
-    rows = bench_streams.stream_rows(folder, work, args)
-    bench_streams.print_stream_table(rows)
-    return rows
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, run every method, print the tables (`--only streams`: stream rows)."""
+    """Parse arguments, run every section in its own process, print the tables.
+
+    `--only streams`: the stream rows alone. A child (`--section`) runs one method's
+    section and writes its results to `--section-json` instead of printing tables.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pixret_bench_"))
-    if args.only == "streams":
-        stream_results(args, work)
+    if args.section:
+        results = photo_rows(args, work) if args.section == "photos" else stream_rows(args, work)
+        Path(args.section_json).write_text(json.dumps(results, default=float))
         return 0
-    return photo_bench(args, work)
-
-
-def photo_bench(args: argparse.Namespace, work: Path) -> int:
-    """Run every method on the photo sets and the scaling galleries, then the stream rows."""
+    child_argv = [*argv, "--work", str(work)]
+    streams: dict[str, dict[str, object]] = {}
+    if args.only != "streams":
+        results = in_own_processes("photos", child_argv, args, work)
+        print_table(results)
+    if bench_streams.stream_folder(args) is not None:
+        streams = in_own_processes("streams", child_argv, args, work)
+        bench_streams.print_stream_table(streams)
+    if args.only == "streams":
+        return 0
+    results["streams"] = streams  # type: ignore[assignment]
     config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
-    sets = data_sets(args)
-    methods: dict[str, Callable[[Path], Engine]] = {}
-    if not args.skip_engine:
-        methods["pixret"] = lambda g: PixelRetriever(Gallery(g), config)
-        if not args.skip_realtime:
-            realtime = EngineConfig(**params_file_overrides(args.realtime_params))  # type: ignore[arg-type]
-            methods["pixret-realtime"] = lambda g: PixelRetriever(Gallery(g), realtime)
-    if not args.skip_baseline:
-        methods["baseline"] = lambda g: SiftBaseline(Gallery(g), config)
-    results: dict[str, dict[str, object]] = {}
-    for method, make in methods.items():
-        res: dict[str, object] = {"accuracy": {}, "latency": {}}
-        for data, folder in sets.items():
-            gallery = work / method / data / "gallery"
-            if not gallery.exists():
-                shutil.copytree(folder / "gallery", gallery)
-            gt = load_ground_truth(folder / "gt.json")
-            frames = load_frames(folder, args.topic, args.demo_step if data == "demo" else 1)
-            engine = make(gallery)
-            run = run_frames(engine, frames, gt, f"{method} {data}")
-            res["accuracy"][data] = grouped_metrics(gt, run)  # type: ignore[index]
-            lat = run.latencies_ms
-            res["latency"][data] = (np.percentile(lat, 50), np.percentile(lat, 95))  # type: ignore[index]
-        if not args.skip_scaling:
-            frames = list(read_frame_folder(Path(args.data) / "frames"))
-            step = max(1, len(frames) // args.scaling_frames)
-            sizes = [int(s) for s in args.sizes.split(",") if s]
-            if method == "baseline":  # it matches every view of every instance: 1000 is hours
-                sizes = [s for s in sizes if s <= BASELINE_MAX_SIZE]
-            # One scaling gallery folder serves both pixret profiles (each caches its own view
-            # features: the realtime profile registers no turned copies).
-            family = method.split("-")[0]
-            res["speed"] = speed_rows(make, work / family / "dev", frames[::step], sizes)
-        res["peak_rss_mb"] = peak_rss_mb()
-        results[method] = res
-    print_table(results)
-    results["streams"] = stream_results(args, work)  # type: ignore[assignment]
     print(f"config: {dataclasses.asdict(config)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
@@ -365,15 +341,81 @@ def photo_bench(args: argparse.Namespace, work: Path) -> int:
     return 0
 
 
+def in_own_processes(
+    section: str, argv: Sequence[str], args: argparse.Namespace, work: Path
+) -> dict[str, dict[str, object]]:
+    """`section`'s results of every chosen method, each method run in a fresh process.
+
+    Why: run one after another in one process, later sections ran slower (the stream rows
+    18 / 20 frames/s after the photo and 1000-instance rows, 25 / 23 alone), and moving
+    them first only slowed the rows after them instead.
+    """
+    results: dict[str, dict[str, object]] = {}
+    for method in bench_streams.methods(args):
+        out = work / f"{section}_{method}.json"
+        command = [sys.executable, __file__, *argv, "--section", section, "--method", method]
+        run_child([*command, "--section-json", str(out)], f"the {section} rows of {method}")
+        results.update(json.loads(out.read_text()))
+    return results
+
+
+def stream_rows(args: argparse.Namespace, work: Path) -> dict[str, dict[str, object]]:
+    """The stream rows (tools/bench_streams.py) of `args.method`."""
+    folder = bench_streams.stream_folder(args)
+    return {} if folder is None else bench_streams.stream_rows(folder, work, args)
+
+
+def photo_rows(args: argparse.Namespace, work: Path) -> dict[str, dict[str, object]]:
+    """Accuracy on the photo sets and the scaling rows of `args.method`."""
+    config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
+    realtime = EngineConfig(**params_file_overrides(args.realtime_params))  # type: ignore[arg-type]
+    makers: dict[str, Callable[[Path], Engine]] = {
+        "pixret": lambda g: PixelRetriever(Gallery(g), config),
+        "pixret-realtime": lambda g: PixelRetriever(Gallery(g), realtime),
+        "baseline": lambda g: SiftBaseline(Gallery(g), config),
+    }
+    method, make = args.method, makers[args.method]
+    res: dict[str, object] = {"accuracy": {}, "latency": {}}
+    for data, folder in data_sets(args).items():
+        gallery = work / method / data / "gallery"
+        if not gallery.exists():
+            shutil.copytree(folder / "gallery", gallery)
+        gt = load_ground_truth(folder / "gt.json")
+        frames = load_frames(folder, args.topic, args.demo_step if data == "demo" else 1)
+        run = run_frames(make(gallery), frames, gt, f"{method} {data}")
+        res["accuracy"][data] = grouped_metrics(gt, run)  # type: ignore[index]
+        lat = run.latencies_ms
+        res["latency"][data] = (np.percentile(lat, 50), np.percentile(lat, 95))  # type: ignore[index]
+    if not args.skip_scaling:
+        frames = list(read_frame_folder(Path(args.data) / "frames"))
+        step = max(1, len(frames) // args.scaling_frames)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        if method == "baseline":  # it matches every view of every instance: 1000 is hours
+            sizes = [s for s in sizes if s <= BASELINE_MAX_SIZE]
+        # One scaling gallery folder serves both pixret profiles (each caches its own view
+        # features: the realtime profile registers no turned copies).
+        family = method.split("-")[0]
+        res["speed"] = speed_rows(make, work / family / "dev", frames[::step], sizes)
+    res["peak_rss_mb"] = peak_rss_mb()
+    return {method: res}
+
+
 def rotation_sweep(args: argparse.Namespace) -> None:
-    """The rotation x scale x tilt sweep (tools/bench_rotation.py) on the same data."""
+    """The rotation x scale x tilt sweep (tools/bench_rotation.py), in its own process."""
     if args.rotation == "off":
         return
-    import bench_rotation  # noqa: PLC0415 (a tools/ sibling, run as a script like this one)
-
     quick = ["--quick"] if args.rotation == "quick" else []
     skip = ["--skip-baseline"] if args.skip_baseline else []
-    bench_rotation.main(["--data", args.data, *quick, *skip])
+    sweep = Path(__file__).with_name("bench_rotation.py")
+    command = [sys.executable, str(sweep), "--data", args.data, *quick, *skip]
+    run_child(command, "the rotation sweep")
+
+
+def run_child(command: Sequence[str], what: str) -> None:
+    """Run one part of the bench as a child process; stop the bench, naming it, if it fails."""
+    code = subprocess.run(command, check=False).returncode
+    if code != 0:
+        raise SystemExit(f"bench: {what} failed (exit {code})")
 
 
 if __name__ == "__main__":

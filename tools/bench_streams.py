@@ -78,7 +78,8 @@ def methods(args: argparse.Namespace) -> dict[str, tuple[Method, dict[str, objec
             chosen["pixret-realtime"] = ("pixret", params_file_overrides(args.realtime_params))
     if not args.skip_baseline:
         chosen["baseline"] = ("baseline", defaults)
-    return chosen
+    only = getattr(args, "method", None)  # tools/bench.py runs each method in its own process
+    return {label: chosen[label] for label in chosen if only in (None, label)}
 
 
 def stream_rows(folder: Path, work: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
