@@ -44,8 +44,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pixret_ros.engine import EngineConfig, Gallery, PixelRetriever
-from pixret_ros.engine.baseline import SiftBaseline
+from pixret_ros.engine import EngineConfig, Gallery
+from pixret_ros.evaluation.engines import build_engine
 from pixret_ros.evaluation.ground_truth import load_ground_truth
 from pixret_ros.evaluation.judge import Judge
 from pixret_ros.evaluation.metrics import compute_metrics
@@ -53,7 +53,7 @@ from pixret_ros.evaluation.records import DetectionRecord, InstanceTruth
 from pixret_ros.evaluation.timing import Timer
 from pixret_ros.io.bag_reader import read_frames
 from pixret_ros.io.frames import read_frame_folder
-from pixret_ros.settings.params_file import params_file_overrides, parse_overrides
+from pixret_ros.settings.params_file import parse_overrides
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -367,14 +367,12 @@ def stream_rows(args: argparse.Namespace, work: Path) -> dict[str, dict[str, obj
 
 def photo_rows(args: argparse.Namespace, work: Path) -> dict[str, dict[str, object]]:
     """Accuracy on the photo sets and the scaling rows of `args.method`."""
-    config = EngineConfig(**parse_overrides(args.config))  # type: ignore[arg-type]
-    realtime = EngineConfig(**params_file_overrides(args.realtime_params))  # type: ignore[arg-type]
-    makers: dict[str, Callable[[Path], Engine]] = {
-        "pixret": lambda g: PixelRetriever(Gallery(g), config),
-        "pixret-realtime": lambda g: PixelRetriever(Gallery(g), realtime),
-        "baseline": lambda g: SiftBaseline(Gallery(g), config),
-    }
-    method, make = args.method, makers[args.method]
+    method = args.method
+    runner, overrides = bench_streams.methods(args)[method]  # the stream rows' choice, too
+
+    def make(gallery: Path) -> Engine:
+        return build_engine(Gallery(gallery), runner, temporal=False, config=overrides)[0]
+
     res: dict[str, object] = {"accuracy": {}, "latency": {}}
     for data, folder in data_sets(args).items():
         gallery = work / method / data / "gallery"
